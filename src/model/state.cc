@@ -1,0 +1,42 @@
+// model/state.cc - allocation of the hybrid cache.
+#include "model/state.h"
+
+namespace lfm2 {
+
+int64_t SequenceState::KvElementsPerLayer(const ModelConfig& config, int64_t capacity) {
+  return config.num_key_value_heads * capacity * config.head_dim;
+}
+
+int64_t SequenceState::ConvElementsPerLayer(const ModelConfig& config) {
+  return (config.conv_L_cache - 1) * config.hidden_size;
+}
+
+SequenceState::SequenceState(const ModelConfig& config, int64_t capacity) : capacity_(capacity) {
+  const size_t layers = static_cast<size_t>(config.num_hidden_layers);
+  keys_.resize(layers);
+  values_.resize(layers);
+  conv_.resize(layers);
+  for (size_t i = 0; i < layers; ++i) {
+    if (config.layer_kinds[i] == LayerKind::kAttention) {
+      keys_[i] = AlignedBuffer<float>(static_cast<size_t>(KvElementsPerLayer(config, capacity)));
+      values_[i] = AlignedBuffer<float>(static_cast<size_t>(KvElementsPerLayer(config, capacity)));
+    } else {
+      conv_[i] = AlignedBuffer<float>(static_cast<size_t>(ConvElementsPerLayer(config)));
+    }
+  }
+}
+
+void SequenceState::Reset() {
+  length_ = 0;
+  for (auto& window : conv_) window.Zero();
+}
+
+uint64_t SequenceState::bytes() const {
+  uint64_t total = 0;
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    total += keys_[i].bytes() + values_[i].bytes() + conv_[i].bytes();
+  }
+  return total;
+}
+
+}  // namespace lfm2

@@ -1,0 +1,48 @@
+// model/state.h - the per-sequence cache of the hybrid architecture: a KV cache for each attention
+// layer and a rolling window of the last L-1 gated inputs (B*x) for each conv layer. Its size is
+// fixed at creation from the context capacity, so a sequence can never grow past its plan.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "base/aligned_buffer.h"
+#include "model/config.h"
+
+namespace lfm2 {
+
+class SequenceState {
+ public:
+  // Element counts of the buffers a sequence of `capacity` positions needs (used by the planner).
+  static int64_t KvElementsPerLayer(const ModelConfig& config, int64_t capacity);
+  static int64_t ConvElementsPerLayer(const ModelConfig& config);
+
+  SequenceState(const ModelConfig& config, int64_t capacity);
+  SequenceState(SequenceState&&) = default;
+  SequenceState& operator=(SequenceState&&) = default;
+
+  int64_t length() const { return length_; }          // positions already processed
+  int64_t capacity() const { return capacity_; }
+  // Forgets everything: positions restart at 0 and the conv windows are zeroed (KV entries at or
+  // beyond length() are never read).
+  void Reset();
+  // Total bytes held by the caches.
+  uint64_t bytes() const;
+
+  // Layer-indexed views; layers of the other kind have empty buffers.
+  // keys/values: [num_key_value_heads, capacity, head_dim]
+  float* keys(int64_t layer) { return keys_[layer].data(); }
+  float* values(int64_t layer) { return values_[layer].data(); }
+  // conv window: [L-1, hidden], oldest first.
+  float* conv(int64_t layer) { return conv_[layer].data(); }
+  void Advance(int64_t n) { length_ += n; }
+
+ private:
+  int64_t length_ = 0;
+  int64_t capacity_ = 0;
+  std::vector<AlignedBuffer<float>> keys_;
+  std::vector<AlignedBuffer<float>> values_;
+  std::vector<AlignedBuffer<float>> conv_;
+};
+
+}  // namespace lfm2
