@@ -1,0 +1,136 @@
+// The forward pass against the external goldens in ../shared/golden (logits of an independent
+// implementation, greedy continuations), on the precise and the fast path, plus the consistency
+// properties: decode == prefill, any chunking, threads, batching.
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "io/json.h"
+#include "model/model_util.h"
+
+namespace lfm2 {
+namespace {
+
+using testing::Compare;
+using testing::RunOptions;
+using testing::RunSequence;
+using kernels::MatMulPath;
+
+class GoldenTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    auto model = Lfm2Model::Load(GetParam() + "/model");
+    ASSERT_TRUE(model.ok()) << model.status().ToString();
+    model_ = std::move(model).value();
+    tokens_ = testing::ReadIds(GetParam() + "/tokens.txt");
+    golden_ = testing::ReadFloats(GetParam() + "/logits.f32");
+    ASSERT_EQ(golden_.size(), tokens_.size() * model_->config().vocab_size);
+  }
+  std::unique_ptr<Lfm2Model> model_;
+  std::vector<int32_t> tokens_;
+  std::vector<float> golden_;
+};
+
+TEST_P(GoldenTest, PreciseLogitsMatch) {
+  const auto got = RunSequence(*model_, tokens_, RunOptions{});
+  const auto a = Compare(got, golden_, model_->config().vocab_size);
+  EXPECT_LE(a.max_rel, 1e-3);
+  EXPECT_GE(a.top1, 0.99);
+  RecordProperty("max_rel", std::to_string(a.max_rel));
+}
+
+TEST_P(GoldenTest, FastLogitsMatch) {
+  RunOptions options;
+  options.path = MatMulPath::kFast;
+  options.threads = 2;
+  const auto got = RunSequence(*model_, tokens_, options);
+  const auto a = Compare(got, golden_, model_->config().vocab_size);
+  EXPECT_LE(a.mean_rel, 1e-2);
+  EXPECT_LE(a.max_rel, 5e-2);
+  EXPECT_GE(a.top1, 0.97);
+}
+
+TEST_P(GoldenTest, GreedyContinuationMatches) {
+  const std::vector<int32_t> want = testing::ReadIds(GetParam() + "/greedy.txt");
+  for (MatMulPath path : {MatMulPath::kPrecise, MatMulPath::kFast}) {
+    const ModelConfig& c = model_->config();
+    const int64_t capacity = static_cast<int64_t>(tokens_.size() + want.size());
+    Workspace ws(c, WorkspaceLimits{static_cast<int64_t>(tokens_.size()), 1, capacity, 2});
+    SequenceState state(c, capacity);
+    ThreadPool pool(2);
+    ForwardChunk prompt{&state, tokens_, false};
+    model_->Forward({&prompt, 1}, ws, pool, path);
+    std::vector<int32_t> got;
+    for (size_t i = 0; i < want.size(); ++i) {
+      const int32_t next = static_cast<int32_t>(testing::ArgMax(ws.logits.data(), c.vocab_size));
+      got.push_back(next);
+      ForwardChunk step{&state, std::span<const int32_t>(&got.back(), 1), false};
+      model_->Forward({&step, 1}, ws, pool, path);
+    }
+    EXPECT_EQ(got, want) << (path == MatMulPath::kPrecise ? "precise" : "fast");
+  }
+}
+
+// Token-by-token decode and every prefill chunking agree with one-shot prefill (bit-exact: each
+// logit is computed by the same operations whatever the chunking), for sequences up to 300.
+TEST_P(GoldenTest, DecodeAndChunkingMatchPrefill) {
+  std::mt19937 rng(17);
+  const int64_t vocab = model_->config().vocab_size;
+  std::vector<int32_t> tokens(300);
+  for (auto& t : tokens) t = static_cast<int32_t>(rng() % vocab);
+  for (MatMulPath path : {MatMulPath::kPrecise, MatMulPath::kFast}) {
+    RunOptions whole;
+    whole.path = path;
+    const auto reference = RunSequence(*model_, tokens, whole);
+    for (std::vector<int64_t> chunks : {std::vector<int64_t>{1}, {7}, {64, 1, 3}, {299, 1}, {150}}) {
+      RunOptions options = whole;
+      options.chunks = chunks;
+      const auto got = RunSequence(*model_, tokens, options);
+      const auto a = Compare(got, reference, vocab);
+      EXPECT_LE(a.max_rel, path == MatMulPath::kPrecise ? 1e-4 : 1e-2) << "chunk " << chunks[0];
+      EXPECT_EQ(got, reference) << "chunk " << chunks[0] << " not bit-identical";
+    }
+  }
+}
+
+TEST_P(GoldenTest, ThreadCountDoesNotChangeBits) {
+  for (MatMulPath path : {MatMulPath::kPrecise, MatMulPath::kFast}) {
+    RunOptions one, two;
+    one.path = two.path = path;
+    two.threads = 2;
+    one.chunks = two.chunks = {33};
+    EXPECT_EQ(RunSequence(*model_, tokens_, one), RunSequence(*model_, tokens_, two));
+  }
+}
+
+// Two sequences in one Forward call give exactly what each gives alone.
+TEST_P(GoldenTest, BatchOfTwoEqualsTwoSingles) {
+  const ModelConfig& c = model_->config();
+  const std::vector<int32_t> a(tokens_.begin(), tokens_.begin() + 40);
+  const std::vector<int32_t> b(tokens_.rbegin(), tokens_.rbegin() + 25);
+  const auto alone_a = RunSequence(*model_, a, RunOptions{});
+  const auto alone_b = RunSequence(*model_, b, RunOptions{});
+  Workspace ws(c, WorkspaceLimits{65, 65, 40, 2});
+  SequenceState sa(c, 40), sb(c, 40);
+  ThreadPool pool(2);
+  ForwardChunk chunks[] = {{&sa, a, true}, {&sb, b, true}};
+  ASSERT_TRUE(model_->CheckChunks(chunks, ws).ok());
+  ASSERT_EQ(model_->Forward(chunks, ws, pool, MatMulPath::kPrecise), 65);
+  const float* logits = ws.logits.data();
+  EXPECT_EQ(std::vector<float>(logits, logits + 40 * c.vocab_size), alone_a);
+  EXPECT_EQ(std::vector<float>(logits + 40 * c.vocab_size, logits + 65 * c.vocab_size), alone_b);
+}
+
+std::string CaseName(const ::testing::TestParamInfo<std::string>& info) {
+  return std::filesystem::path(info.param).filename().string();
+}
+
+INSTANTIATE_TEST_SUITE_P(SharedGolden, GoldenTest, ::testing::ValuesIn(testing::GoldenModelCases()),
+                         CaseName);
+
+TEST(GoldenCasesTest, SharedGoldensArePresent) {
+  EXPECT_GE(testing::GoldenModelCases().size(), 3u) << "looked in " << testing::SharedDir();
+}
+
+}  // namespace
+}  // namespace lfm2
