@@ -61,6 +61,11 @@ StatusOr<Json> ParseJson(std::string_view text, std::string_view source) {
     // column 5: syntax error ..."; keep the part after the bracketed id.
     const size_t bracket = message.find("] ");
     if (bracket != std::string::npos) message = message.substr(bracket + 2);
+    // ... and drop its own "parse error at line L, column C: " since we say where.
+    const size_t colon = message.find(": ");
+    if (message.rfind("parse error", 0) == 0 && colon != std::string::npos) {
+      message = message.substr(colon + 2);
+    }
     const size_t byte = error.byte > 0 ? error.byte - 1 : 0;
     return InvalidArgumentError(source, ": invalid JSON at ", Where(text, byte), ": ", message);
   } catch (const std::exception& error) {
