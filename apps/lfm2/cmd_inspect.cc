@@ -7,6 +7,7 @@
 #include <string>
 
 #include "apps/lfm2/command.h"
+#include "base/memory_info.h"
 #include "io/json.h"
 #include "model/lfm2.h"
 
@@ -42,8 +43,11 @@ int RunInspect(int argc, char** argv) {
   int exit_code = kExitOk;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
 
+  const double load_start = NowSeconds();
   auto model = Lfm2Model::Load(model_dir);
   if (!model.ok()) return ReportError(model.status());
+  const double load_seconds = NowSeconds() - load_start;
+  const uint64_t rss_after_load = CurrentRssBytes();
   const ModelConfig& c = (*model)->config();
   const WeightStore& store = (*model)->store();
 
@@ -131,6 +135,8 @@ int RunInspect(int argc, char** argv) {
     out["total_parameters"] = total;
     out["active_parameters"] = active;
     out["tensor_bytes"] = store.tensors().total_bytes();
+    out["load_ms"] = load_seconds * 1e3;
+    out["rss_after_load_bytes"] = rss_after_load;
     std::printf("%s\n", out.dump(2).c_str());
     return kExitOk;
   }
@@ -168,6 +174,8 @@ int RunInspect(int argc, char** argv) {
   std::printf("\nparameters   %s total, %s active per token\n", Thousands(total).c_str(),
               Thousands(active).c_str());
   std::printf("tensor bytes %s\n", Thousands(store.tensors().total_bytes()).c_str());
+  std::printf("load         %.0f ms (mapped, not copied: %s bytes resident after load)\n",
+              load_seconds * 1e3, Thousands(rss_after_load).c_str());
   return kExitOk;
 }
 

@@ -1,0 +1,35 @@
+// base/memory_info.cc - /proc/self/status parsing.
+#include "base/memory_info.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+namespace lfm2 {
+namespace {
+uint64_t StatusField(const char* field) {
+  FILE* file = std::fopen("/proc/self/status", "r");
+  if (file == nullptr) return 0;
+  char line[256];
+  uint64_t kib = 0;
+  const size_t length = std::strlen(field);
+  while (std::fgets(line, sizeof(line), file) != nullptr) {
+    if (std::strncmp(line, field, length) == 0 && line[length] == ':') {
+      unsigned long long value = 0;
+      if (std::sscanf(line + length + 1, "%llu", &value) == 1) kib = value;
+      break;
+    }
+  }
+  std::fclose(file);
+  return kib * 1024;
+}
+}  // namespace
+
+uint64_t CurrentRssBytes() { return StatusField("VmRSS"); }
+uint64_t PeakRssBytes() { return StatusField("VmHWM"); }
+
+double NowSeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace lfm2

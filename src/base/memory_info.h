@@ -1,0 +1,16 @@
+// base/memory_info.h - this process's memory as the kernel counts it (Linux /proc/self/status),
+// for reports (`inspect`, `generate --verbose`, `bench`) and the RAM-budget checks.
+#pragma once
+
+#include <cstdint>
+
+namespace lfm2 {
+
+// Resident set size now (VmRSS) and its peak so far (VmHWM), in bytes; 0 when unavailable.
+uint64_t CurrentRssBytes();
+uint64_t PeakRssBytes();
+
+// Seconds since an arbitrary fixed point (steady clock).
+double NowSeconds();
+
+}  // namespace lfm2
