@@ -18,7 +18,7 @@ namespace lfm2::testing {
 
 inline std::string SharedDir() {
   const char* dir = std::getenv("LFM2_SHARED_DIR");
-  return dir ? dir : "../shared";
+  return dir ? dir : LFM2_SHARED_DIR_DEFAULT;
 }
 
 // Every golden model case: a folder of shared/golden with case.json, logits.f32 and model/.
