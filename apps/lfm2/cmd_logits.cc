@@ -34,21 +34,17 @@ int RunLogits(int argc, char** argv) {
   int exit_code = kExitOk;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
   if (threads < 1 || threads > 1024) {
-    std::fprintf(stderr, "lfm2 logits: --threads must be in [1, 1024], got %lld\n", (long long)threads);
-    return kExitUsage;
+    return flags.UsageError("logits", FormatMessage("--threads must be in [1, 1024], got %lld", (long long)threads));
   }
   if (batch < 1) {
-    std::fprintf(stderr, "lfm2 logits: --batch-size must be positive, got %lld\n", (long long)batch);
-    return kExitUsage;
+    return flags.UsageError("logits", FormatMessage("--batch-size must be positive, got %lld", (long long)batch));
   }
   auto tokens = ParseIdList(tokens_text);
   if (!tokens.ok()) {
-    std::fprintf(stderr, "lfm2 logits: --tokens: %s\n", tokens.status().message().c_str());
-    return kExitUsage;
+    return flags.UsageError("logits", FormatMessage("--tokens: %s", tokens.status().message().c_str()));
   }
   if (tokens->empty()) {
-    std::fprintf(stderr, "lfm2 logits: --tokens needs at least one token id\n");
-    return kExitUsage;
+    return flags.UsageError("logits", "--tokens needs at least one token id");
   }
 
   auto model = Lfm2Model::Load(model_dir);

@@ -2,6 +2,7 @@
 #include "apps/lfm2/command.h"
 
 #include <cerrno>
+#include <cstdarg>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -204,6 +205,21 @@ std::string FlagParser::Help() const {
   }
   out << "  -h, --help                  show this help\n";
   return out.str();
+}
+
+int FlagParser::UsageError(const std::string& command, const std::string& problem) const {
+  std::fprintf(stderr, "lfm2 %s: %s\nusage: %s\nRun with --help for all options.\n", command.c_str(),
+               problem.c_str(), usage_.c_str());
+  return kExitUsage;
+}
+
+std::string FormatMessage(const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  char buffer[1024];
+  std::vsnprintf(buffer, sizeof(buffer), format, args);
+  va_end(args);
+  return buffer;
 }
 
 int ReportError(const Status& status) {

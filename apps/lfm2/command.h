@@ -70,6 +70,10 @@ class FlagParser {
 
   std::string Help() const;
 
+  // Prints a usage error for a check made after Parse ("lfm2 generate: <problem>", the synopsis
+  // and a pointer to --help) and returns kExitUsage.
+  int UsageError(const std::string& command, const std::string& problem) const;
+
  private:
   enum class Kind { kString, kInt, kDouble, kBool, kOptString, kOptDouble, kOptInt };
   struct Flag {
@@ -91,6 +95,9 @@ class FlagParser {
   std::string description_;
   std::vector<Flag> flags_;
 };
+
+// printf-style formatting into a std::string (for usage messages).
+std::string FormatMessage(const char* format, ...) __attribute__((format(printf, 1, 2)));
 
 // Prints "lfm2: <message>" to stderr (one line) and returns kExitError.
 int ReportError(const Status& status);

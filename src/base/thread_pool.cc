@@ -52,7 +52,15 @@ void ThreadPool::Dispatch(Thunk thunk, void* ctx) {
   generation_.fetch_add(1, std::memory_order_acq_rel);  // publishes thunk_/ctx_
   generation_.notify_all();
   thunk(ctx, 0);
-  while (pending_.load(std::memory_order_acquire) != 0) LFM2_CPU_RELAX();
+  // Spin briefly (the usual case: workers finish within microseconds), then yield so that a
+  // worker descheduled on a busy machine can run on this core instead of us burning it.
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin < kSpinIterations) {
+      LFM2_CPU_RELAX();
+    } else {
+      std::this_thread::yield();
+    }
+  }
   running_ = false;
 }
 

@@ -1,6 +1,8 @@
 // model/state.cc - allocation of the hybrid cache.
 #include "model/state.h"
 
+#include <algorithm>
+
 namespace lfm2 {
 
 int64_t SequenceState::KvElementsPerLayer(const ModelConfig& config, int64_t capacity) {
@@ -29,6 +31,27 @@ SequenceState::SequenceState(const ModelConfig& config, int64_t capacity) : capa
 void SequenceState::Reset() {
   length_ = 0;
   for (auto& window : conv_) window.Zero();
+}
+
+SequenceState::Checkpoint SequenceState::Save() const {
+  Checkpoint checkpoint;
+  checkpoint.length = length_;
+  checkpoint.conv.reserve(conv_.size());
+  for (const auto& window : conv_) checkpoint.conv.push_back(window.Clone());
+  return checkpoint;
+}
+
+void SequenceState::Restore(const Checkpoint& checkpoint) {
+  LFM2_CHECK(checkpoint.conv.size() == conv_.size() && checkpoint.length <= capacity_);
+  length_ = checkpoint.length;
+  for (size_t i = 0; i < conv_.size(); ++i) {
+    if (!conv_[i].empty()) std::copy_n(checkpoint.conv[i].data(), conv_[i].size(), conv_[i].data());
+  }
+}
+
+uint64_t SequenceState::CheckpointBytes(const ModelConfig& config) {
+  return static_cast<uint64_t>(config.num_conv_layers()) *
+         AlignedBytes<float>(static_cast<size_t>(ConvElementsPerLayer(config)));
 }
 
 uint64_t SequenceState::bytes() const {

@@ -37,6 +37,18 @@ class SequenceState {
   float* conv(int64_t layer) { return conv_[layer].data(); }
   void Advance(int64_t n) { length_ += n; }
 
+  // A copy of the conv windows at some length: restoring it rolls the sequence back to that
+  // length exactly (KV entries past it are simply overwritten later). The conv layers' state
+  // cannot be trimmed otherwise.
+  struct Checkpoint {
+    int64_t length = 0;
+    std::vector<AlignedBuffer<float>> conv;
+  };
+  Checkpoint Save() const;
+  void Restore(const Checkpoint& checkpoint);
+  // Bytes one checkpoint holds.
+  static uint64_t CheckpointBytes(const ModelConfig& config);
+
  private:
   int64_t length_ = 0;
   int64_t capacity_ = 0;
