@@ -13,6 +13,7 @@ packages=(
   libpcre2-dev                       # Unicode regex for the tokenizer's pre-tokenizer
   libgtest-dev                       # GoogleTest
   python3 python3-numpy              # test references and tools (never at run time)
+  python3-jinja2                     # differential test of our Jinja interpreter
 )
 for arg in "$@"; do
   case "$arg" in
