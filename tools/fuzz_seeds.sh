@@ -19,6 +19,36 @@ case "$name" in
       head -c $((8 + n + 64)) "$f" > "$corpus/st_$((i++))"
     done
     ;;
+  fuzz_http_request)
+    # Byte 0: split seed, byte 1: limits (odd = small), then the bytes a client sends.
+    i=0
+    for request in \
+      'GET /v1/models HTTP/1.1\r\nHost: localhost\r\n\r\n' \
+      'POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{"messages":1}' \
+      'POST /v1/completions HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\n{"a"\r\n3\r\n:1}\r\n0\r\nT: v\r\n\r\n' \
+      'GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /metrics HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n' \
+      'POST /tokenize HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}' \
+      'OPTIONS * HTTP/1.1\r\nHost: a\r\nOrigin: http://x\r\n\r\n' \
+      'GET http://h:1/x?y=1 HTTP/1.1\nHost: a\n\n'; do
+      printf '\007\000'"$request" > "$corpus/http_$((i++))"
+      printf '\003\001'"$request" > "$corpus/http_$((i++))"
+    done
+    ;;
+  fuzz_openai_request)
+    i=0
+    while IFS= read -r body; do
+      printf '%s' "$body" > "$corpus/body_$((i++))"
+    done <<'BODIES'
+{"model":"lfm2","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}],"max_tokens":16,"temperature":0.7,"top_p":0.9,"top_k":40,"min_p":0.05,"repetition_penalty":1.1,"presence_penalty":0.5,"frequency_penalty":0.2,"seed":7,"stop":["\n\n","END"],"logit_bias":{"10":-100,"7":5},"logprobs":true,"top_logprobs":3,"n":1,"stream":true,"stream_options":{"include_usage":true}}
+{"messages":[{"role":"developer","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]},{"role":"user","content":"What is the weather?"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"pkg.get_weather","arguments":"{\"city\": \"Paris\", \"days\": [1, {\"k\": null}], \"ok\": true}"}}]},{"role":"tool","tool_call_id":"c1","content":"{\"t\": 20}"}],"tools":[{"type":"function","function":{"name":"pkg.get_weather","description":"d","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}],"tool_choice":{"type":"function","function":{"name":"pkg.get_weather"}}}
+{"messages":[{"role":"user","content":"json"}],"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"a":{"type":"integer"},"b":{"enum":["x","y"]}},"required":["a"],"additionalProperties":false},"strict":true}},"max_completion_tokens":50}
+{"messages":[{"role":"user","content":"json"}],"response_format":{"type":"json_object"},"tool_choice":"none"}
+{"prompt":"Once upon a time","max_tokens":8,"echo":true,"logprobs":2,"best_of":1,"stop":"."}
+{"prompt":["a","b",[1,2,3]],"max_tokens":4,"stream":true}
+{"prompt":[1,2,3,4],"seed":-5,"temperature":0}
+{"messages":"x","prompt":5,"temperature":"hot","n":2}
+BODIES
+    ;;
   fuzz_tokenizer|fuzz_chat_template)
     [ -x "$here/tools/fuzz_seeds_$name.sh" ] && "$here/tools/fuzz_seeds_$name.sh" "$corpus"
     ;;

@@ -23,6 +23,12 @@ constexpr size_t AlignedBytes(size_t count) {
   return (bytes + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
 }
 
+namespace internal {
+// 64-byte aligned, zero-filled memory; page-aligned anonymous mappings from 1 MiB up.
+void* AllocateZeroed(size_t bytes);
+void Free(void* data, size_t bytes);
+}  // namespace internal
+
 template <typename T>
 class AlignedBuffer {
   static_assert(std::is_trivially_copyable_v<T>, "AlignedBuffer holds plain numbers");
@@ -42,7 +48,7 @@ class AlignedBuffer {
       : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
   AlignedBuffer& operator=(AlignedBuffer&& other) noexcept {
     if (this != &other) {
-      std::free(data_);
+      internal::Free(data_, AlignedBytes<T>(size_));
       data_ = std::exchange(other.data_, nullptr);
       size_ = std::exchange(other.size_, 0);
     }

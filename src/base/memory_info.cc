@@ -7,8 +7,8 @@
 
 namespace lfm2 {
 namespace {
-uint64_t StatusField(const char* field) {
-  FILE* file = std::fopen("/proc/self/status", "r");
+uint64_t StatusField(const char* field, const char* path = "/proc/self/status") {
+  FILE* file = std::fopen(path, "r");
   if (file == nullptr) return 0;
   char line[256];
   uint64_t kib = 0;
@@ -27,6 +27,7 @@ uint64_t StatusField(const char* field) {
 
 uint64_t CurrentRssBytes() { return StatusField("VmRSS"); }
 uint64_t PeakRssBytes() { return StatusField("VmHWM"); }
+uint64_t AvailableMemoryBytes() { return StatusField("MemAvailable", "/proc/meminfo"); }
 
 double NowSeconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();

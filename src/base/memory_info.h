@@ -10,6 +10,10 @@ namespace lfm2 {
 uint64_t CurrentRssBytes();
 uint64_t PeakRssBytes();
 
+// MemAvailable from /proc/meminfo in bytes (what can be allocated without swapping); 0 when
+// unavailable.
+uint64_t AvailableMemoryBytes();
+
 // Seconds since an arbitrary fixed point (steady clock).
 double NowSeconds();
 

@@ -246,6 +246,10 @@ StatusOr<ModelConfig> ModelConfig::Parse(const Json& config, const Json* generat
   } else {
     LFM2_ASSIGN_OR_RETURN(c.tie_word_embeddings, FindBool(config, "tie_embedding", true, where));
   }
+  LFM2_ASSIGN_OR_RETURN(c.torch_dtype, FindString(config, "torch_dtype", "", where));
+  if (c.torch_dtype.empty()) {
+    LFM2_ASSIGN_OR_RETURN(c.torch_dtype, FindString(config, "dtype", "", where));
+  }
   LFM2_ASSIGN_OR_RETURN(c.bos_token_id, FindInt(config, "bos_token_id", -1, where));
   LFM2_ASSIGN_OR_RETURN(c.pad_token_id, FindInt(config, "pad_token_id", -1, where));
   LFM2_RETURN_IF_ERROR(AppendEos(config, where, &c.eos_token_ids));

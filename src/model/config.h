@@ -34,6 +34,7 @@ struct ModelConfig {
   int64_t bos_token_id = -1;
   int64_t pad_token_id = -1;
   std::vector<int64_t> eos_token_ids;  // config.json and generation_config.json merged
+  std::string torch_dtype;  // "torch_dtype" or "dtype" ("bfloat16", "float32", ...); may be empty
 
   // lfm2_moe only (zero / defaults for dense lfm2).
   int64_t num_dense_layers = 0;

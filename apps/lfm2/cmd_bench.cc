@@ -1,0 +1,242 @@
+// apps/lfm2/cmd_bench.cc - `lfm2 bench`: prefill (pp) and decode (tg) throughput in llama-bench's
+// vocabulary, on random token ids (tokenization and sampling excluded), with load time and peak
+// RSS. --json prints llama-bench's record fields plus ours, so existing tooling reads both.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "apps/lfm2/command.h"
+#include "apps/lfm2/run_options.h"
+#include "base/memory_info.h"
+#include "base/thread_pool.h"
+#include "generate/model_path.h"
+#include "io/json.h"
+#include "kernels/ops.h"
+#include "model/lfm2.h"
+
+namespace lfm2::cli {
+namespace {
+
+struct TestResult {
+  std::string name;  // pp512, tg128, pp512 @ d1024
+  int64_t n_prompt = 0, n_gen = 0, n_depth = 0;
+  std::vector<double> seconds;  // per repetition
+  double Tokens() const { return static_cast<double>(n_prompt + n_gen); }
+  double MeanRate() const {
+    double sum = 0;
+    for (double s : seconds) sum += Tokens() / s;
+    return sum / seconds.size();
+  }
+  double StddevRate() const {
+    if (seconds.size() < 2) return 0;
+    const double mean = MeanRate();
+    double sum = 0;
+    for (double s : seconds) sum += (Tokens() / s - mean) * (Tokens() / s - mean);
+    return std::sqrt(sum / (seconds.size() - 1));
+  }
+};
+
+std::vector<int64_t> ParseList(const std::string& text, bool* ok) {
+  std::vector<int64_t> values;
+  std::stringstream in(text);
+  std::string item;
+  *ok = true;
+  while (std::getline(in, item, ',')) {
+    char* end = nullptr;
+    const long long v = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || v < 0) *ok = false;
+    values.push_back(v);
+  }
+  return values;
+}
+
+int RunBench(int argc, char** argv) {
+  std::string model_arg, prompts = "512", gens = "128", depths = "0", max_ram;
+  int64_t repetitions = 3, threads = ThreadPool::HardwareThreads(), batch = 512, seed = 1234;
+  bool json = false, precise = false;
+  FlagParser flags(
+      "lfm2 bench --model DIR [-p 512] [-n 128] [-r 3] [-t N] [-d DEPTH] [--json]",
+      "Measures prompt processing (pp: prefill of -p tokens in batches of -b) and token\n"
+      "generation (tg: -n tokens decoded one at a time) on random token ids, as llama-bench does:\n"
+      "each test runs once to warm up, then -r times on a fresh context (after -d tokens of\n"
+      "context when a depth is given); rates are mean +- sd over the repetitions. Lists such\n"
+      "as -p 128,512 run every value. Tokenization and sampling are not included.");
+  flags.String("--model,-m", &model_arg, "DIR|ORG/NAME", "model directory or Hugging Face repo id");
+  flags.String("--n-prompt,-p", &prompts, "N[,N...]", "prompt lengths for pp tests (0 = none)");
+  flags.String("--n-gen,-n", &gens, "N[,N...]", "tokens to generate for tg tests (0 = none)");
+  flags.String("--n-depth,-d", &depths, "N[,N...]", "context already filled before each test");
+  flags.Int("--repetitions,-r", &repetitions, "N", "measured repetitions per test");
+  flags.Int("--threads,-t", &threads, "N", "worker threads");
+  flags.Int("--batch-size,-b", &batch, "N", "tokens per forward pass during prefill");
+  flags.Int("--seed", &seed, "N", "seed of the random token ids");
+  flags.Bool("--precise", &precise, "benchmark the float32-activation reference path");
+  flags.String("--max-ram", &max_ram, "SIZE", "refuse to run when the plan for the largest test exceeds SIZE");
+  flags.Bool("--json", &json, "print a JSON list of records (llama-bench fields + ours)");
+  flags.Require("--model");
+  int exit_code = kExitOk;
+  if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
+  bool ok_p, ok_n, ok_d;
+  const auto prompt_list = ParseList(prompts, &ok_p);
+  const auto gen_list = ParseList(gens, &ok_n);
+  const auto depth_list = ParseList(depths, &ok_d);
+  if (!ok_p || !ok_n || !ok_d) return flags.UsageError("bench", "-p, -n and -d take comma-separated non-negative integers");
+  if (repetitions < 1 || threads < 1 || threads > 1024 || batch < 1) {
+    return flags.UsageError("bench", "-r, -t and -b must be positive (-t at most 1024)");
+  }
+
+  auto dir = ResolveModelPath(model_arg);
+  if (!dir.ok()) return ReportError(dir.status());
+  const double load_start = NowSeconds();
+  auto model = Lfm2Model::Load(*dir);
+  if (!model.ok()) return ReportError(model.status());
+  const double load_ms = (NowSeconds() - load_start) * 1e3;
+  const ModelConfig& c = (*model)->config();
+  ThreadPool pool(static_cast<int>(threads));
+  const auto path = precise ? kernels::MatMulPath::kPrecise : kernels::MatMulPath::kFast;
+
+  // One context and workspace sized for the largest test.
+  int64_t max_context = 1, max_chunk = 1;
+  for (int64_t d : depth_list) {
+    for (int64_t p : prompt_list) max_context = std::max(max_context, d + p);
+    for (int64_t n : gen_list) max_context = std::max(max_context, d + n);
+    max_chunk = std::max({max_chunk, std::min(batch, std::max<int64_t>(d, 1))});
+  }
+  for (int64_t p : prompt_list) max_chunk = std::max(max_chunk, std::min(batch, std::max<int64_t>(p, 1)));
+  if (!max_ram.empty()) {
+    PlanRequest request;
+    request.threads = static_cast<int>(threads);
+    request.ubatch = max_chunk;
+    request.tokenizer = false;
+    request.checkpoints = 0;
+    auto checked = ResolveContext(std::to_string(max_context), max_ram, **model, max_context, request);
+    if (!checked.ok()) return ReportError(checked.status());
+  }
+  Workspace workspace(c, WorkspaceLimits{max_chunk, 1, max_context, static_cast<int>(threads)});
+  SequenceState state(c, max_context);
+  std::mt19937_64 rng(static_cast<uint64_t>(seed));
+  auto random_tokens = [&](int64_t n) {
+    std::vector<int32_t> ids(static_cast<size_t>(n));
+    for (auto& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint64_t>(c.vocab_size));
+    return ids;
+  };
+  auto prefill = [&](const std::vector<int32_t>& ids) {
+    for (size_t begin = 0; begin < ids.size(); begin += static_cast<size_t>(max_chunk)) {
+      const size_t count = std::min(ids.size() - begin, static_cast<size_t>(max_chunk));
+      ForwardChunk chunk{&state, std::span<const int32_t>(ids.data() + begin, count), false};
+      (*model)->Forward({&chunk, 1}, workspace, pool, path);
+    }
+  };
+  auto run_test = [&](TestResult& test, bool measure) {
+    state.Reset();
+    if (test.n_depth > 0) prefill(random_tokens(test.n_depth));
+    const auto ids = random_tokens(std::max(test.n_prompt, test.n_gen));
+    const double start = NowSeconds();
+    if (test.n_prompt > 0) {
+      prefill(ids);
+    } else {
+      for (int64_t i = 0; i < test.n_gen; ++i) {
+        ForwardChunk chunk{&state, std::span<const int32_t>(&ids[i], 1), false};
+        (*model)->Forward({&chunk, 1}, workspace, pool, path);
+      }
+    }
+    if (measure) test.seconds.push_back(NowSeconds() - start);
+  };
+
+  std::vector<TestResult> tests;
+  for (int64_t d : depth_list) {
+    for (int64_t p : prompt_list) {
+      if (p > 0) tests.push_back({"pp" + std::to_string(p), p, 0, d, {}});
+    }
+    for (int64_t n : gen_list) {
+      if (n > 0) tests.push_back({"tg" + std::to_string(n), 0, n, d, {}});
+    }
+  }
+  for (TestResult& test : tests) {
+    if (test.n_depth > 0) test.name += " @ d" + std::to_string(test.n_depth);
+    run_test(test, false);  // warm-up (also pages the weights in)
+    for (int64_t r = 0; r < repetitions; ++r) run_test(test, true);
+  }
+  const uint64_t peak_rss = PeakRssBytes();
+  uint64_t file_bytes = 0;
+  for (const std::string& file : (*model)->store().tensors().file_paths()) {
+    file_bytes += std::filesystem::file_size(file);
+  }
+  int64_t params = 0;
+  ForEachTensor(c, TensorNaming::Detect(c, (*model)->store()), nullptr,
+                [&](const TensorSpec& spec, TensorSlot) { params += spec.parameters(); });
+  std::string quant = "f";
+  if (c.quantization.present()) {
+    quant = StrCat("q", c.quantization.global().bits, " g", c.quantization.global().group_size);
+  }
+  const std::string model_type = StrCat(c.model_type, " ", quant);
+
+  if (json) {
+    Json records = Json::array();
+    char time_text[64];
+    const std::time_t now = std::time(nullptr);
+    std::strftime(time_text, sizeof(time_text), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    for (const TestResult& test : tests) {
+      std::vector<double> samples_ns, samples_ts;
+      double mean_ns = 0;
+      for (double s : test.seconds) {
+        samples_ns.push_back(s * 1e9);
+        samples_ts.push_back(test.Tokens() / s);
+        mean_ns += s * 1e9 / test.seconds.size();
+      }
+      double sd_ns = 0;
+      for (double ns : samples_ns) sd_ns += (ns - mean_ns) * (ns - mean_ns);
+      sd_ns = test.seconds.size() > 1 ? std::sqrt(sd_ns / (test.seconds.size() - 1)) : 0;
+      records.push_back({{"build_commit", "lfm2.cpp"},
+                         {"build_number", 0},
+                         {"cpu_info", kernels::ActiveTargetName()},
+                         {"backends", "CPU"},
+                         {"model_filename", *dir},
+                         {"model_type", model_type},
+                         {"model_size", file_bytes},
+                         {"model_n_params", params},
+                         {"n_batch", batch},
+                         {"n_ubatch", max_chunk},
+                         {"n_threads", threads},
+                         {"type_k", "f32"},
+                         {"type_v", "f32"},
+                         {"n_prompt", test.n_prompt},
+                         {"n_gen", test.n_gen},
+                         {"n_depth", test.n_depth},
+                         {"test_time", time_text},
+                         {"avg_ns", static_cast<uint64_t>(mean_ns)},
+                         {"stddev_ns", static_cast<uint64_t>(sd_ns)},
+                         {"avg_ts", test.MeanRate()},
+                         {"stddev_ts", test.StddevRate()},
+                         {"samples_ns", samples_ns},
+                         {"samples_ts", samples_ts},
+                         {"peak_rss_bytes", peak_rss},
+                         {"load_ms", load_ms},
+                         {"precise", precise}});
+    }
+    std::printf("%s\n", records.dump(2).c_str());
+    return kExitOk;
+  }
+  std::printf("| model | size | params | backend | threads | test | t/s |\n");
+  std::printf("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
+  for (const TestResult& test : tests) {
+    std::printf("| %s | %.2f GiB | %.2f B | CPU %s | %lld | %s | %.2f ± %.2f |\n", model_type.c_str(),
+                file_bytes / 1073741824.0, params / 1e9, kernels::ActiveTargetName(),
+                (long long)threads, test.name.c_str(), test.MeanRate(), test.StddevRate());
+  }
+  std::printf("\nload %.0f ms, peak RSS %.1f MB (checkpoint %.1f MB)%s\n", load_ms, peak_rss / 1e6,
+              file_bytes / 1e6, precise ? ", precise path" : "");
+  return kExitOk;
+}
+
+}  // namespace
+
+LFM2_REGISTER_COMMAND("bench", "prefill / decode throughput, llama-bench style", RunBench);
+
+}  // namespace lfm2::cli
