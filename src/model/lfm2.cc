@@ -270,7 +270,9 @@ void Lfm2Model::MoeBlock(const MoeWeights& w, int64_t tokens, Workspace& ws, Thr
   const ModelConfig& c = config_;
   const int64_t h = c.hidden_size, n = c.moe_intermediate_size;
   const int64_t experts = c.num_experts, k = c.num_experts_per_tok;
-  Linear(w.router, ws.normed.data(), h, tokens, ws.router.data(), experts, pool, path);
+  // The router always runs on the precise path: expert selection is a discontinuous function of
+  // its scores, and a near tie decided differently changes the block's output outright.
+  Linear(w.router, ws.normed.data(), h, tokens, ws.router.data(), experts, pool, MatMulPath::kPrecise);
 
   std::vector<float> score(static_cast<size_t>(experts)), prob(static_cast<size_t>(experts));
   std::vector<int32_t> order(static_cast<size_t>(experts));

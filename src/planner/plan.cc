@@ -1,6 +1,8 @@
 // planner/plan.cc - RAM plan arithmetic.
 #include "planner/plan.h"
 
+#include "kernels/matmul.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -134,6 +136,13 @@ Plan MakePlan(const ModelConfig& c, const WeightInventory& w, const PlanRequest&
   add("activations", Workspace::Bytes(c, limits),
       StrCat("one forward pass of ", limits.max_tokens, " tokens, attention scores for ", r.threads,
              " thread(s)"));
+  // The fast matmul path's thread-local scratch (quantized activations, unpacked tiles), sized
+  // for the widest input any product reads.
+  const int64_t widest = std::max({c.hidden_size, c.intermediate_size, c.moe_intermediate_size});
+  add("matmul_scratch",
+      kernels::MatMulScratchBytes(static_cast<size_t>(limits.max_tokens), static_cast<size_t>(widest), 1,
+                                  r.threads),
+      StrCat("quantized activations of ", limits.max_tokens, " x ", widest, ", per-thread tiles"));
   // Per sequence: the last logits, the sampler's copy, log-probs, filtered log-probs (f32) and
   // draw weights (f64).
   add("sampling", batch * static_cast<uint64_t>(c.vocab_size) * (4 + 4 + 4 + 4 + 8),

@@ -7,8 +7,11 @@
   fits; a run with --max-ram at its plan stays within it (measured);
 * the plan from config.json alone equals the plan from the files.
 
-usage: plan_vs_measured.py LFM2_BINARY [--full-size DIR --ctx 4096,16384]   (the benchmark mode
-used for the README table: the full-size synthetic preset, contexts given)
+usage: plan_vs_measured.py LFM2_BINARY [--sanitized] [--full-size DIR --ctx 4096,16384]
+--full-size is the benchmark mode used for the README table (the full-size synthetic preset,
+contexts given). --sanitized (set by CMake for ASan/UBSan builds) skips the RSS comparisons: there
+the resident set includes the sanitizer's runtime, shadow memory and quarantine, which no plan of
+ours describes; the other checks still run.
 """
 import json
 import os
@@ -50,7 +53,13 @@ def measure(binary, model, ctx, vocab, extra=()):
     return proc
 
 
+SANITIZED = "--sanitized" in sys.argv
+
+
 def compare(binary, model, ctx, vocab, label):
+    if SANITIZED:
+        print(f"skip {label} ctx {ctx}: RSS comparison (sanitizer build)", flush=True)
+        return None, None
     predicted = plan(binary, ["--model", model, "--ctx", str(ctx)])[0]["peak_bytes"]
     proc = measure(binary, model, ctx, vocab)
     if proc.returncode != 0:
@@ -67,7 +76,9 @@ def compare(binary, model, ctx, vocab, label):
 def budget_checks(binary, model, ctx, vocab, label):
     predicted = plan(binary, ["--model", model, "--ctx", str(ctx)])[0]["peak_bytes"]
     proc = measure(binary, model, ctx, vocab, ["--max-ram", str(predicted)])
-    if proc.returncode == 0:
+    if SANITIZED:
+        check(proc.returncode == 0, f"{label}: a run with --max-ram = its plan is accepted")
+    elif proc.returncode == 0:
         measured = json.loads(proc.stdout)["timings"]["peak_rss_bytes"]
         check(measured <= predicted, f"{label}: a run with --max-ram = its plan stays within it "
                                      f"({measured / MB:.1f} <= {predicted / MB:.1f} MB)")

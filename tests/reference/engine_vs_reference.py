@@ -5,6 +5,13 @@ both config schemas, sharded, and the MoE options. For each variant the engine r
 --precise (max relative L2 <= 1e-3 per position, top-1 >= 99%) and on the default fast path (mean
 <= 1e-2, max <= 5e-2, top-1 >= 97%).
 
+The fast path quantizes activations (16-bit fixed point, ~2e-4 relative error in the logits), so
+where the reference's MoE router has a near tie - the k-th and (k+1)-th biased scores closer than
+NEAR_TIE - it may pick the other expert, a discrete change that then reaches every later position
+through the KV cache and conv state. Such positions (from the first near tie on) are counted and
+reported, and left out of the fast-path criteria; the precise path is held to its bounds at every
+position regardless. A case whose every position is tie-affected fails.
+
 usage: engine_vs_reference.py LFM2_BINARY [--quick]
 """
 import os
@@ -68,6 +75,22 @@ def run_engine(lfm2, model, tokens, precise, out):
     return np.fromfile(out, "<f4").astype(np.float64)
 
 
+NEAR_TIE = 1e-4
+
+
+def first_near_tie(model):
+    """Index of the first position where any MoE layer's top-k choice is a near tie (else None)."""
+    first = None
+    for _, scores, _, _ in model.trace or []:
+        k = model.cfg.top_k
+        ordered = -np.sort(-scores, axis=-1)
+        gaps = ordered[:, k - 1] - ordered[:, k]
+        ties = np.nonzero(gaps < NEAR_TIE)[0]
+        if ties.size:
+            first = int(ties[0]) if first is None else min(first, int(ties[0]))
+    return first
+
+
 def compare(got, want):
     rel = np.linalg.norm(got - want, axis=1) / np.linalg.norm(want, axis=1)
     top1 = float((got.argmax(1) == want.argmax(1)).mean())
@@ -88,21 +111,31 @@ def main():
             subprocess.run([sys.executable, MAKE, "--out", model, "--seed", str(100 + index), "--quiet"] + flags,
                            check=True, capture_output=True, timeout=300)
             rng = random.Random(index)
-            vocab = lfm2_ref.Model(model).cfg.vocab
+            reference = lfm2_ref.Model(model)
+            vocab = reference.cfg.vocab
             tokens = [1] + [rng.randrange(vocab) for _ in range(47)]
-            want = np.asarray(lfm2_ref.logits(model, tokens), dtype=np.float64)
+            reference.trace = []
+            want = np.asarray(reference.forward(tokens), dtype=np.float64)
+            tie = first_near_tie(reference)
             out = os.path.join(work, "out.f32")
             results = []
             ok = True
             for precise in (True, False):
                 got = run_engine(lfm2, model, tokens, precise, out).reshape(want.shape)
-                max_rel, mean_rel, top1 = compare(got, want)
                 if precise:
+                    max_rel, mean_rel, top1 = compare(got, want)
                     passed = max_rel <= 1e-3 and top1 >= 0.99
+                    note = ""
                 else:
-                    passed = mean_rel <= 1e-2 and max_rel <= 5e-2 and top1 >= 0.97
+                    end = len(tokens) if tie is None else tie
+                    if end == 0:
+                        passed, max_rel, mean_rel, top1 = False, float("nan"), float("nan"), float("nan")
+                    else:
+                        max_rel, mean_rel, top1 = compare(got[:end], want[:end])
+                        passed = mean_rel <= 1e-2 and max_rel <= 5e-2 and top1 >= 0.97
+                    note = "" if tie is None else f" (near tie at position {tie}: {len(tokens) - end} positions not compared)"
                 ok = ok and passed
-                results.append(f"{'precise' if precise else 'fast'} max {max_rel:.2e} mean {mean_rel:.2e} top1 {top1:.3f}")
+                results.append(f"{'precise' if precise else 'fast'} max {max_rel:.2e} mean {mean_rel:.2e} top1 {top1:.3f}{note}")
             print(f"{'ok  ' if ok else 'FAIL'} {name}: " + "; ".join(results), flush=True)
             failures += not ok
             shutil.rmtree(model)

@@ -1,0 +1,260 @@
+// bench/kernel_bench.cc - microbenchmarks of the matmul kernels on the LFM2-8B-A1B shapes (never
+// asserted anywhere; ratios to print next to the machine's limits).
+//
+//   kernel_bench [--bits 2,3,4,8] [--group 64] [--quick]
+//
+// Matrix-vector (one token, the decode case): GB/s of weight bytes (packed codes + scales +
+// biases) read, with 1 and 2 threads, cycling through enough copies of each matrix that they come
+// from DRAM as in a decode step. Next to it, a read-bandwidth and a memcpy baseline measured in
+// the same run. Matrix-matrix (64 and 512 tokens, the prefill case): GOP/s (2 * rows * cols *
+// tokens per second) next to the int8 dot-product peak.
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "base/aligned_buffer.h"
+#include "base/memory_info.h"
+#include "base/thread_pool.h"
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "weights/dtype.h"
+
+namespace lfm2 {
+namespace {
+
+struct Options {
+  std::vector<int> bits = {2, 3, 4, 8};
+  int group = 64;
+  bool quick = false;
+  // Limits measured on the project's reference machine (2 Zen 5-class cores), for the % columns.
+  double peak_read_2t = 45.0, peak_read_1t = 38.0;  // GB/s
+  double peak_int8_per_core = 1.06;                 // TOP/s (vpdpbusd)
+  double peak_f32_per_core = 0.265;                 // TFLOP/s (FMA)
+  double min_seconds = 0.4;
+};
+
+uint64_t Next(uint64_t& state) {
+  state ^= state << 13;
+  state ^= state >> 7;
+  state ^= state << 17;
+  return state;
+}
+
+// A quantized matrix with random codes and MLX-like bf16 scales / biases (negative scales too).
+struct Matrix {
+  AlignedBuffer<uint8_t> data, scales, biases;
+  WeightMatrix view;
+};
+
+Matrix MakeMatrix(int64_t rows, int64_t cols, int bits, int group, uint64_t seed) {
+  Matrix m;
+  WeightMatrix& w = m.view;
+  w.name = "bench";
+  w.rows = rows;
+  w.cols = cols;
+  w.dtype = DType::kU32;
+  w.quant = QuantSpec{bits, group};
+  w.row_bytes = static_cast<size_t>(cols * bits / 8);
+  w.scale_dtype = DType::kBF16;
+  w.scale_row_bytes = static_cast<size_t>(cols / group * 2);
+  m.data = AlignedBuffer<uint8_t>(rows * w.row_bytes);
+  m.scales = AlignedBuffer<uint8_t>(rows * w.scale_row_bytes);
+  m.biases = AlignedBuffer<uint8_t>(rows * w.scale_row_bytes);
+  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (size_t i = 0; i + 8 <= m.data.size(); i += 8) {
+    const uint64_t v = Next(state);
+    std::memcpy(m.data.data() + i, &v, 8);
+  }
+  const float range = static_cast<float>((1 << bits) - 1);
+  for (size_t i = 0; i < m.scales.size() / 2; ++i) {
+    const float u = static_cast<float>(Next(state) % 2001) / 1000.0f - 1.0f;
+    const uint16_t s = F32ToBF16(u * 0.02f / range), b = F32ToBF16(-u * 0.01f);
+    std::memcpy(m.scales.data() + 2 * i, &s, 2);
+    std::memcpy(m.biases.data() + 2 * i, &b, 2);
+  }
+  w.data = m.data.data();
+  w.scales = m.scales.data();
+  w.biases = m.biases.data();
+  return m;
+}
+
+// Runs fn() until min_seconds have passed (at least twice); seconds per call.
+template <typename Fn>
+double TimePerCall(double min_seconds, const Fn& fn) {
+  fn();  // warm up (scratch allocation, page faults)
+  size_t calls = 0;
+  const double start = NowSeconds();
+  double elapsed = 0;
+  do {
+    fn();
+    ++calls;
+    elapsed = NowSeconds() - start;
+  } while (elapsed < min_seconds || calls < 2);
+  return elapsed / static_cast<double>(calls);
+}
+
+// Read bandwidth of `threads` threads summing disjoint halves of a large buffer (GB/s).
+double ReadBandwidth(ThreadPool& pool, const AlignedBuffer<uint64_t>& buffer, double min_seconds) {
+  std::vector<uint64_t> sink(static_cast<size_t>(pool.num_threads()) * 8);
+  const double seconds = TimePerCall(min_seconds, [&] {
+    pool.ParallelFor(buffer.size(), 4096, [&](size_t begin, size_t end, int worker) {
+      uint64_t a = 0, b = 0, c = 0, d = 0;
+      const uint64_t* p = buffer.data();
+      for (size_t i = begin; i + 4 <= end; i += 4) {
+        a += p[i];
+        b ^= p[i + 1];
+        c += p[i + 2];
+        d ^= p[i + 3];
+      }
+      sink[worker * 8] += a + b + c + d;
+    });
+  });
+  return static_cast<double>(buffer.bytes()) / seconds * 1e-9;
+}
+
+double CopyBandwidth(ThreadPool& pool, const AlignedBuffer<uint64_t>& from, AlignedBuffer<uint64_t>& to,
+                     double min_seconds) {
+  const double seconds = TimePerCall(min_seconds, [&] {
+    pool.ParallelFor(from.size(), 4096, [&](size_t begin, size_t end, int) {
+      std::memcpy(to.data() + begin, from.data() + begin, (end - begin) * 8);
+    });
+  });
+  return static_cast<double>(from.bytes()) / seconds * 1e-9;  // bytes read (as many written)
+}
+
+struct Shape {
+  const char* name;
+  int64_t rows, cols;
+};
+
+constexpr Shape kShapes[] = {
+    {"attn q/o, conv out [2048x2048]", 2048, 2048},
+    {"conv in_proj [6144x2048]", 6144, 2048},
+    {"attn k/v [512x2048]", 512, 2048},
+    {"dense gate/up [7168x2048]", 7168, 2048},
+    {"dense down [2048x7168]", 2048, 7168},
+    {"expert gate/up [1792x2048]", 1792, 2048},
+    {"expert down [2048x1792]", 2048, 1792},
+    {"router [32x2048] (8-bit)", 32, 2048},
+    {"lm head [65536x2048]", 65536, 2048},
+};
+
+void Run(const Options& o) {
+  std::printf("lfm2 kernel_bench  SIMD target: %s\n", kernels::ActiveTargetName());
+  ThreadPool pool1(1), pool2(2);
+  ThreadPool* pools[2] = {&pool1, &pool2};
+
+  // Baselines: 512 MiB, far beyond any cache.
+  {
+    AlignedBuffer<uint64_t> a(size_t{64} << 20), b(size_t{64} << 20);
+    for (size_t i = 0; i < a.size(); ++i) a[i] = i;
+    std::printf("\nbaseline (512 MiB buffers)       1 thread    2 threads   [machine limit 1t / 2t]\n");
+    std::printf("  read bandwidth GB/s            %8.1f    %8.1f   [%.0f / %.0f]\n",
+                ReadBandwidth(pool1, a, o.min_seconds), ReadBandwidth(pool2, a, o.min_seconds),
+                o.peak_read_1t, o.peak_read_2t);
+    std::printf("  memcpy GB/s (read side)        %8.1f    %8.1f\n",
+                CopyBandwidth(pool1, a, b, o.min_seconds), CopyBandwidth(pool2, a, b, o.min_seconds));
+  }
+
+  std::printf("\nmatrix-vector, 1 token, weights from DRAM: GB/s of weight bytes (%% of read limit)\n");
+  std::printf("  %-32s %4s %9s %16s %16s %11s\n", "shape", "bits", "MB", "fast 1t", "fast 2t",
+              "precise 2t");
+  for (const Shape& shape : kShapes) {
+    for (int bits : o.bits) {
+      const bool router = shape.rows == 32;
+      if (router && bits != 8) continue;
+      // Enough copies to exceed the last-level cache several times.
+      Matrix first = MakeMatrix(shape.rows, shape.cols, bits, o.group, 1);
+      const uint64_t bytes = first.view.StorageBytes();
+      const size_t copies = std::max<size_t>(1, (size_t{192} << 20) / bytes);
+      std::vector<Matrix> mats;
+      mats.push_back(std::move(first));
+      for (size_t c = 1; c < copies; ++c) mats.push_back(MakeMatrix(shape.rows, shape.cols, bits, o.group, c + 1));
+      AlignedBuffer<float> x(static_cast<size_t>(shape.cols)), y(static_cast<size_t>(shape.rows));
+      for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
+      double gbps[3];
+      for (int p = 0; p < 3; ++p) {
+        ThreadPool& pool = *pools[p == 0 ? 0 : 1];
+        const auto path = p == 2 ? kernels::MatMulPath::kPrecise : kernels::MatMulPath::kFast;
+        size_t next = 0;
+        const double seconds = TimePerCall(p == 2 ? o.min_seconds / 2 : o.min_seconds, [&] {
+          kernels::MatMul(mats[next].view, x.data(), x.size(), 1, y.data(), y.size(), pool, path);
+          next = (next + 1) % mats.size();
+        });
+        gbps[p] = static_cast<double>(bytes) / seconds * 1e-9;
+      }
+      std::printf("  %-32s %4d %9.2f %7.1f (%3.0f%%) %7.1f (%3.0f%%) %11.1f\n", shape.name, bits,
+                  bytes / 1e6, gbps[0], 100 * gbps[0] / o.peak_read_1t, gbps[1],
+                  100 * gbps[1] / o.peak_read_2t, gbps[2]);
+      if (o.quick) break;
+    }
+  }
+
+  std::printf("\nmatrix-matrix (prefill): GOP/s = 2*rows*cols*tokens/s, 2 threads "
+              "(int8 peak %.2f TOP/s, f32 peak %.2f TFLOP/s for 2 cores)\n",
+              2 * o.peak_int8_per_core, 2 * o.peak_f32_per_core);
+  std::printf("  %-32s %4s %14s %14s %14s\n", "shape", "bits", "64 tok fast", "512 tok fast",
+              "64 tok precise");
+  for (const Shape& shape : kShapes) {
+    if (shape.rows == 65536) continue;  // the head runs on one token per sequence
+    for (int bits : o.bits) {
+      if (shape.rows == 32 && bits != 8) continue;
+      Matrix m = MakeMatrix(shape.rows, shape.cols, bits, o.group, 7);
+      double gops[3];
+      for (int p = 0; p < 3; ++p) {
+        const size_t tokens = p == 1 ? 512 : 64;
+        const auto path = p == 2 ? kernels::MatMulPath::kPrecise : kernels::MatMulPath::kFast;
+        AlignedBuffer<float> x(tokens * shape.cols), y(tokens * shape.rows);
+        for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
+        const double seconds = TimePerCall(o.min_seconds / 2, [&] {
+          kernels::MatMul(m.view, x.data(), shape.cols, tokens, y.data(), shape.rows, pool2, path);
+        });
+        gops[p] = 2.0 * shape.rows * shape.cols * tokens / seconds * 1e-9;
+      }
+      std::printf("  %-32s %4d %14.0f %14.0f %14.0f\n", shape.name, bits, gops[0], gops[1], gops[2]);
+      if (o.quick) break;
+    }
+  }
+}
+
+std::vector<int> ParseList(const char* text) {
+  std::vector<int> values;
+  std::string item;
+  for (const char* p = text;; ++p) {
+    if (*p == ',' || *p == '\0') {
+      if (!item.empty()) values.push_back(std::stoi(item));
+      item.clear();
+      if (*p == '\0') break;
+    } else {
+      item += *p;
+    }
+  }
+  return values;
+}
+
+}  // namespace
+}  // namespace lfm2
+
+int main(int argc, char** argv) {
+  lfm2::Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : ""; };
+    if (arg == "--bits") {
+      o.bits = lfm2::ParseList(value());
+    } else if (arg == "--group") {
+      o.group = std::stoi(value());
+    } else if (arg == "--quick") {
+      o.quick = true;
+      o.min_seconds = 0.15;
+    } else {
+      std::fprintf(stderr, "usage: kernel_bench [--bits 2,3,4,8] [--group 64] [--quick]\n");
+      return 2;
+    }
+  }
+  lfm2::Run(o);
+  return 0;
+}
