@@ -113,10 +113,12 @@ void Sampler::ApplyProcessors(std::span<float> logits, std::span<const int32_t> 
   }
 }
 
-int32_t Sampler::Sample(std::span<float> logits, std::span<const int32_t> history) {
+int32_t Sampler::Sample(std::span<float> logits, std::span<const int32_t> history,
+                        TokenConstraint* constraint) {
   const size_t n = std::min(logits.size(), static_cast<size_t>(allowed_vocab_));
   for (size_t i = n; i < logits.size(); ++i) logits[i] = kMinusInf;
   ApplyProcessors(logits, history);
+  if (constraint != nullptr) constraint->Mask(logits);
 
   // Log-softmax over the allowed vocabulary (double accumulation).
   float max_logit = kMinusInf;

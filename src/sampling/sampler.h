@@ -46,6 +46,20 @@ class Random {
   uint64_t state_[4];
 };
 
+// A constraint on which tokens may come next (e.g. JSON-schema output, sampling/json_schema.h).
+// Sampler::Sample applies Mask after the logits processors and before the filters; the caller
+// advances the constraint with Accept after each sampled token and stops on a stop token.
+class TokenConstraint {
+ public:
+  virtual ~TokenConstraint() = default;
+  // Sets the logits of the tokens that may not come next to -inf.
+  virtual void Mask(std::span<float> logits) = 0;
+  // Advances past `token`; an error when the token was not allowed.
+  virtual Status Accept(int32_t token) = 0;
+  // The output so far is complete (stop tokens are allowed).
+  virtual bool Complete() const = 0;
+};
+
 class Sampler {
  public:
   // Tokens >= `allowed_vocab` (ids the tokenizer cannot produce, e.g. the padding rows of the
@@ -53,8 +67,11 @@ class Sampler {
   Sampler(const SamplingParams& params, int64_t allowed_vocab);
 
   // Picks the next token from `logits` (modified in place: processors and filters are applied).
-  // `history` is the sequence so far (prompt and generated tokens), for the penalties.
-  int32_t Sample(std::span<float> logits, std::span<const int32_t> history);
+  // `history` is the sequence so far (prompt and generated tokens), for the penalties. A
+  // `constraint` masks the logits after the processors, so LogProb / TopLogProbs describe the
+  // constrained distribution; the caller still calls constraint->Accept(token).
+  int32_t Sample(std::span<float> logits, std::span<const int32_t> history,
+                 TokenConstraint* constraint = nullptr);
 
   // After Sample: the log-probability (before filters, after processors, at temperature 1) of
   // `token`, and the `n` most likely tokens with theirs - for OpenAI-style logprobs.
