@@ -1,0 +1,136 @@
+// apps/lfm2/cmd_serve.cc - `lfm2 serve`: the OpenAI-compatible HTTP server (server/). Loads the
+// model, sizes --parallel slots against the RAM plan, and serves until SIGINT / SIGTERM.
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "apps/lfm2/run_options.h"
+#include "base/log.h"
+#include "server/api_server.h"
+#include "server/http_server.h"
+#include "server/scheduler.h"
+
+namespace lfm2::cli {
+namespace {
+
+int RunServe(int argc, char** argv) {
+  RunOptions run;
+  SamplingFlags sampling;
+  std::string host = "127.0.0.1", api_key, alias;
+  int64_t port = 8080, parallel = 4, queue = 64, max_body = 8 << 20, http_threads = 0;
+  int64_t timeout = 30, idle_timeout = 60;
+  FlagParser flags(
+      "lfm2 serve --model DIR [--host 127.0.0.1] [--port 8080] [--parallel N] [--ctx N] "
+      "[--max-ram SIZE] [--api-key KEY] [options]",
+      "Serves the model over an OpenAI-compatible HTTP API: POST /v1/chat/completions and\n"
+      "/v1/completions (JSON or SSE streaming), GET /v1/models, /health, /metrics (Prometheus),\n"
+      "POST /tokenize, /detokenize and /apply-template. --parallel slots generate at once with\n"
+      "continuous batching (their decode steps share one pass over the weights); each slot holds\n"
+      "--ctx tokens (prompt + completion) and keeps its cache, so a request extending an earlier\n"
+      "conversation only prefills the new part. Requests beyond the slots wait in a queue of\n"
+      "--queue; when it is full the server answers 429.\n"
+      "\n"
+      "Sampling: a request's fields (temperature, top_p, top_k, min_p, repetition_penalty,\n"
+      "presence_penalty, frequency_penalty, seed, logit_bias) override the defaults given here,\n"
+      "which are LiquidAI's recommendation for LFM2 (temperature 0.3, min_p 0.15, repetition\n"
+      "penalty 1.05) - not OpenAI's (temperature 1). A request without a seed gets a fresh one\n"
+      "unless --seed is given. max_tokens defaults to the rest of the slot's context; a prompt +\n"
+      "max_tokens beyond --ctx is refused with 400.\n"
+      "\n"
+      "The server refuses to start (exit 1) when the RAM plan for --parallel slots of --ctx\n"
+      "tokens exceeds --max-ram. It prints its URL on stdout once listening.");
+  AddRunFlags(flags, &run);
+  flags.String("--host", &host, "ADDR", "address to listen on (0.0.0.0 for every interface)");
+  flags.Int("--port", &port, "N", "TCP port (0: any free port, printed at start)");
+  flags.Int("--parallel,-np", &parallel, "N", "slots: sequences generated at once");
+  flags.Int("--queue", &queue, "N", "requests that may wait for a slot; beyond, 429");
+  flags.String("--api-key", &api_key, "KEY", "require \"Authorization: Bearer KEY\" (all routes but /health)");
+  flags.String("--alias", &alias, "NAME", "model id reported by /v1/models (default: --model)");
+  flags.Int("--max-body", &max_body, "BYTES", "largest request body accepted; beyond, 413");
+  flags.Int("--http-threads", &http_threads, "N",
+            "requests handled at once (default: parallel + queue + 4, at most 260)");
+  flags.Int("--timeout", &timeout, "SECONDS", "time allowed to send one request (else 408)");
+  flags.Int("--idle-timeout", &idle_timeout, "SECONDS", "keep-alive connections idle longer are closed");
+  AddSamplingFlags(flags, &sampling);
+  int exit_code = kExitOk;
+  if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
+  if (!CheckRunFlags("serve", run, &sampling)) return kExitUsage;
+  if (port < 0 || port > 65535) return flags.UsageError("serve", "--port must be in [0, 65535]");
+  if (parallel < 1 || parallel > 256) return flags.UsageError("serve", "--parallel must be in [1, 256]");
+  if (queue < 0 || queue > 4096) return flags.UsageError("serve", "--queue must be in [0, 4096]");
+  if (max_body < 1024 || max_body > (int64_t{1} << 30)) {
+    return flags.UsageError("serve", "--max-body must be in [1024, 1073741824]");
+  }
+  if (http_threads < 0 || http_threads > 1024) return flags.UsageError("serve", "--http-threads must be in [1, 1024]");
+  if (timeout < 1 || idle_timeout < 1) return flags.UsageError("serve", "--timeout and --idle-timeout must be >= 1");
+
+  auto engine = LoadEngine(run, /*require_tokenizer=*/true);
+  if (!engine.ok()) return ReportError(engine.status());
+  Engine& e = **engine;
+  PlanRequest plan_request;
+  plan_request.threads = static_cast<int>(run.threads);
+  plan_request.ubatch = run.batch_size;
+  plan_request.batch = parallel;
+  plan_request.checkpoints = server::kSlotCheckpoints;
+  auto context = ResolveContext(run.ctx, run.max_ram, e.model(),
+                                std::min<int64_t>(4096, std::max<int64_t>(e.config().max_position_embeddings, 2)),
+                                plan_request);
+  if (!context.ok()) return ReportError(context.status());
+  if (*context < 2) return ReportError(InvalidArgumentError("--ctx must be at least 2 for the server"));
+
+  // SIGINT / SIGTERM are taken by sigwait below; every thread started from here inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  server::SchedulerOptions scheduler_options;
+  scheduler_options.parallel = static_cast<int>(parallel);
+  scheduler_options.context = *context;
+  scheduler_options.batch_tokens = std::max<int64_t>(run.batch_size, parallel);
+  scheduler_options.queue = static_cast<int>(queue);
+  scheduler_options.checkpoints = server::kSlotCheckpoints;
+  server::Scheduler scheduler(e, scheduler_options);
+
+  server::ApiOptions api_options;
+  api_options.model_name = alias.empty() ? run.model : alias;
+  api_options.api_key = api_key;
+  api_options.sampling = sampling.Params();
+  if (sampling.seed) api_options.seed = static_cast<uint64_t>(*sampling.seed);
+  server::ApiServer api(e, scheduler, api_options);
+
+  server::HttpServerOptions http_options;
+  http_options.host = host;
+  http_options.port = static_cast<int>(port);
+  http_options.threads = static_cast<int>(http_threads > 0 ? http_threads : std::min<int64_t>(parallel + queue, 256) + 4);
+  http_options.limits.max_body = static_cast<size_t>(max_body);
+  http_options.request_timeout_seconds = static_cast<double>(timeout);
+  http_options.idle_timeout_seconds = static_cast<double>(idle_timeout);
+  auto http = server::HttpServer::Start(http_options, [&api](const server::HttpRequest& request,
+                                                             server::HttpResponder& responder) {
+    api.Handle(request, responder);
+  });
+  if (!http.ok()) return ReportError(http.status());
+  const bool ipv6 = host.find(':') != std::string::npos;
+  std::printf("lfm2 serve: listening on http://%s%s%s:%d (%lld slots x %lld tokens, model %s)\n",
+              ipv6 ? "[" : "", host.c_str(), ipv6 ? "]" : "", (*http)->port(), (long long)parallel,
+              (long long)*context, api_options.model_name.c_str());
+  std::fflush(stdout);
+
+  int received = 0;
+  sigwait(&signals, &received);
+  std::fprintf(stderr, "lfm2 serve: %s, shutting down\n", received == SIGINT ? "SIGINT" : "SIGTERM");
+  (*http)->Stop();
+  scheduler.Stop();
+  return kExitOk;
+}
+
+}  // namespace
+
+LFM2_REGISTER_COMMAND("serve", "OpenAI-compatible HTTP server with continuous batching", RunServe);
+
+}  // namespace lfm2::cli

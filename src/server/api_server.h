@@ -1,0 +1,80 @@
+// server/api_server.h - the OpenAI-compatible API: routes HTTP requests (http_server.h) to the
+// endpoints below, turns request bodies into GenerationJobs for the Scheduler and events back
+// into JSON or SSE responses. Errors become HTTP 4xx/5xx with OpenAI's error body.
+//
+//   POST /v1/chat/completions   OpenAI chat (stream, tools, response_format, logprobs, ...)
+//   POST /v1/completions        OpenAI legacy completions (prompt: string, strings, ids)
+//   GET  /v1/models             {"object":"list","data":[{"id",...}]}
+//   GET  /health                {"status":"ok","slots_idle","slots_processing","queue"}
+//   GET  /metrics               Prometheus text
+//   POST /tokenize              {"content", "add_special"?, "with_pieces"?} -> {"tokens"}
+//   POST /detokenize            {"tokens"} -> {"content"}
+//   POST /apply-template        {"messages", "tools"?, "add_generation_prompt"?} -> {"prompt"}
+// The /v1 prefix is optional on every route. With an API key, every route but /health needs
+// "Authorization: Bearer KEY" (else 401).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "generate/engine.h"
+#include "io/json.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/openai_request.h"
+#include "server/scheduler.h"
+#include "server/structured_output.h"
+
+namespace lfm2::server {
+
+struct ApiOptions {
+  std::string model_name = "lfm2";  // reported by /v1/models and in responses
+  std::string api_key;              // empty: no authentication
+  SamplingParams sampling;          // defaults for the fields a request omits
+  std::optional<uint64_t> seed;     // default seed; else each request draws one
+  double poll_seconds = 0.05;       // how often a waiting handler checks for a gone client
+};
+
+class ApiServer {
+ public:
+  // The engine must have a tokenizer. Builds the token vocabulary for structured output.
+  ApiServer(Engine& engine, Scheduler& scheduler, ApiOptions options);
+
+  // The HttpHandler. Never throws; every failure is an HTTP error response.
+  void Handle(const HttpRequest& request, HttpResponder& responder);
+
+  const Metrics& metrics() const { return metrics_; }
+  const ApiOptions& options() const { return options_; }
+
+ private:
+  // Returns the HTTP status sent (499 when the client left first).
+  int Route(const HttpRequest& request, HttpResponder& responder);
+  int ChatCompletions(const Json& body, HttpResponder& responder);
+  int Completions(const Json& body, HttpResponder& responder);
+  int Tokenize(const Json& body, HttpResponder& responder);
+  int Detokenize(const Json& body, HttpResponder& responder);
+  int ApplyTemplate(const Json& body, HttpResponder& responder);
+  int Health(HttpResponder& responder);
+  int Models(HttpResponder& responder);
+
+  // Renders a chat request's messages (and tools) into prompt text.
+  StatusOr<std::string> RenderChat(const ChatRequest& request, bool add_generation_prompt) const;
+  // A job with the request's sampling, stop strings, logprobs and token constraint.
+  std::optional<ApiError> MakeJob(const GenerationRequest& request, std::vector<int32_t> prompt,
+                                  int index, const ConstraintFactory& constraint,
+                                  GenerationJob* job) const;
+  RequestLimits Limits() const;
+  uint64_t NextSeed() const;
+
+  Engine& engine_;
+  Scheduler& scheduler_;
+  ApiOptions options_;
+  Metrics metrics_;
+  std::unique_ptr<StructuredOutput> structured_;
+};
+
+int SendJson(HttpResponder& responder, int status, const Json& body);
+int SendError(HttpResponder& responder, const ApiError& error);
+
+}  // namespace lfm2::server
