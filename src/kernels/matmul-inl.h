@@ -39,7 +39,7 @@ inline constexpr size_t kGemmMinTokens = 8;
 
 inline Kernel ChooseKernel(const MatMulJob& job, MatMulPath path) {
   if (path == MatMulPath::kPrecise || !job.w->quantized()) return Kernel::kPrecise;
-#if HWY_TARGET == HWY_AVX3_DL
+#if HWY_TARGET == HWY_AVX3_DL && !defined(__clang__)
   return job.n_tokens >= kGemmMinTokens ? Kernel::kGemm : Kernel::kGemv;
 #else
   return Kernel::kPortable;
@@ -77,7 +77,7 @@ inline void PreciseRows(const MatMulJob& job, size_t begin, size_t end) {
 // Fast path for rows [begin, end) of one job, tile by tile.
 inline void FastRows(const MatMulJob& job, Kernel kernel, const QuantizedActivations& xq,
                      size_t begin, size_t end) {
-#if HWY_TARGET == HWY_AVX3_DL
+#if HWY_TARGET == HWY_AVX3_DL && !defined(__clang__)
   thread_local vnni::Scratch scratch;
   vnni::PrefetchRows(*job.w, begin, kTileRows);  // later tiles prefetch their successor
   const vnni::TileFn tile =
@@ -124,7 +124,7 @@ inline int AddActivation(CallState& state, const MatMulJob& job, Kernel kernel) 
   const size_t cols = static_cast<size_t>(job.w->cols);
   const size_t group_size = static_cast<size_t>(job.w->quant.group_size);
   size_t set_groups = 1;
-#if HWY_TARGET == HWY_AVX3_DL
+#if HWY_TARGET == HWY_AVX3_DL && !defined(__clang__)
   if (kernel == Kernel::kGemv) set_groups = vnni::SetGroups(job.w->quant.bits, job.w->quant.group_size);
 #endif
   for (size_t i = 0; i < state.activations.size(); ++i) {

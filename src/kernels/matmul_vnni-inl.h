@@ -41,7 +41,7 @@
 #include "weights/dtype.h"
 #include "weights/weight_store.h"
 
-#if HWY_TARGET == HWY_AVX3_DL
+#if HWY_TARGET == HWY_AVX3_DL && !defined(__clang__)
 #include <immintrin.h>
 #endif
 
@@ -49,8 +49,11 @@ HWY_BEFORE_NAMESPACE();
 namespace lfm2::kernels {
 namespace HWY_NAMESPACE {
 
-#if HWY_TARGET == HWY_AVX3_DL
-// Highway's AVX3_DL target string has avxvnni but not avx512vnni (implied by every AVX3_DL CPU).
+#if HWY_TARGET == HWY_AVX3_DL && !defined(__clang__)
+// Highway's AVX3_DL target string has avxvnni but not avx512vnni (implied by every AVX3_DL CPU),
+// so these kernels add it with GCC's target pragma. Clang (used here only for the fuzz builds)
+// cannot add a feature inside Highway's target region: it builds the portable kernels instead,
+// which give the same results bit for bit (kernels/matmul.h).
 #pragma GCC push_options
 #pragma GCC target("avx512vnni")
 
