@@ -14,6 +14,7 @@ packages=(
   libgtest-dev                       # GoogleTest
   python3 python3-numpy              # test references and tools (never at run time)
   python3-jinja2                     # differential test of our Jinja interpreter
+  wamerican                          # /usr/share/dict/words: the demo model's English check
 )
 for arg in "$@"; do
   case "$arg" in
