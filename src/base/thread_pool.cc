@@ -28,7 +28,7 @@ int ThreadPool::HardwareThreads() {
 ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
   threads_.reserve(num_threads_ - 1);
   for (int worker = 1; worker < num_threads_; ++worker) {
-    threads_.emplace_back([this, worker] { WorkerLoop(worker); });
+    threads_.emplace_back([this] { WorkerLoop(); });
   }
 }
 
@@ -48,12 +48,15 @@ void ThreadPool::Dispatch(Thunk thunk, void* ctx) {
   running_ = true;
   thunk_ = thunk;
   ctx_ = ctx;
-  pending_.store(num_threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_acq_rel);  // publishes thunk_/ctx_
+  pending_.store(num_threads_, std::memory_order_relaxed);
+  const uint64_t generation = generation_.load(std::memory_order_relaxed) + 1;
+  claim_.store(generation << 32, std::memory_order_relaxed);
+  generation_.store(generation, std::memory_order_release);  // publishes thunk_/ctx_/claim_
   generation_.notify_all();
-  thunk(ctx, 0);
-  // Spin briefly (the usual case: workers finish within microseconds), then yield so that a
-  // worker descheduled on a busy machine can run on this core instead of us burning it.
+  RunSlots(generation);
+  // Every slot is claimed; wait for the ones workers are still running. Spin briefly (the usual
+  // case: they finish within microseconds), then yield so that a worker descheduled on a busy
+  // machine can run on this core instead of us burning it.
   for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
     if (spin < kSpinIterations) {
       LFM2_CPU_RELAX();
@@ -64,7 +67,26 @@ void ThreadPool::Dispatch(Thunk thunk, void* ctx) {
   running_ = false;
 }
 
-void ThreadPool::WorkerLoop(int worker) {
+// Claims and runs slots of `generation` until none is left. A claim succeeds only while the
+// generation is current, and the dispatch cannot end (nor a new one begin) before every claimed
+// slot is done, so thunk_ and ctx_ are those of this generation.
+void ThreadPool::RunSlots(uint64_t generation) {
+  uint64_t claim = claim_.load(std::memory_order_acquire);
+  for (;;) {
+    if ((claim >> 32) != generation) return;
+    const int slot = static_cast<int>(claim & 0xffffffffu);
+    if (slot >= num_threads_) return;
+    if (!claim_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+      continue;
+    }
+    thunk_(ctx_, slot);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    claim = claim_.load(std::memory_order_acquire);
+  }
+}
+
+void ThreadPool::WorkerLoop() {
   uint64_t seen = 0;
   for (;;) {
     uint64_t current = generation_.load(std::memory_order_acquire);
@@ -78,8 +100,7 @@ void ThreadPool::WorkerLoop(int worker) {
     }
     seen = current;
     if (stop_.load(std::memory_order_acquire)) return;
-    thunk_(ctx_, worker);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    RunSlots(current);
   }
 }
 

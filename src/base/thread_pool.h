@@ -1,12 +1,16 @@
 // base/thread_pool.h - a persistent pool of worker threads with static partitioning. Created once
-// per process (no per-token thread creation); the calling thread is worker 0. Work is split into
-// contiguous ranges by worker index, so which worker computes which output never depends on
-// timing, and results are bit-identical for any thread count as long as each output element is
-// computed by exactly one worker (the kernels' contract).
+// per process (no per-token thread creation). Work is split into num_threads slots (contiguous
+// ranges by slot index), so which slot computes which output never depends on timing, and
+// results are bit-identical for any thread count as long as each output element is computed by
+// exactly one slot (the kernels' contract). The threads claim slots as they arrive: when a worker
+// is descheduled (a busy machine), the caller runs its slot instead of waiting for it, so one
+// dispatch never costs a scheduler time slice. `worker` arguments below are slot indices: a slot
+// runs on one thread at a time, but one thread may run several slots in turn.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <thread>
 #include <vector>
 
@@ -57,13 +61,15 @@ class ThreadPool {
     (*static_cast<const Fn*>(ctx))(worker);
   }
   void Dispatch(Thunk thunk, void* ctx);
-  void WorkerLoop(int worker);
+  void RunSlots(uint64_t generation);
+  void WorkerLoop();
 
   int num_threads_;
   std::vector<std::thread> threads_;
   Thunk thunk_ = nullptr;
   void* ctx_ = nullptr;
   std::atomic<uint64_t> generation_{0};
+  std::atomic<uint64_t> claim_{0};  // (generation << 32) | next unclaimed slot
   std::atomic<int> pending_{0};
   std::atomic<bool> stop_{false};
   bool running_ = false;  // re-entrancy guard (a kernel must not call the pool it runs on)
