@@ -37,13 +37,13 @@ class AlignedBuffer {
   AlignedBuffer() = default;
   explicit AlignedBuffer(size_t count) : size_(count) {
     if (count == 0) return;
-    data_ = static_cast<T*>(std::aligned_alloc(kBufferAlignment, AlignedBytes<T>(count)));
+    data_ = static_cast<T*>(internal::AllocateZeroed(AlignedBytes<T>(count)));
     // Sizes come from the RAM plan, which was checked against the budget before loading, so
     // running out of memory here is fatal, as it is for std::vector.
     LFM2_CHECK_MSG(data_ != nullptr, "out of memory");
-    std::memset(static_cast<void*>(data_), 0, AlignedBytes<T>(count));
   }
-  ~AlignedBuffer() { std::free(data_); }
+  // Allocation and release go through the same pair (mmap from 1 MiB up, else aligned_alloc).
+  ~AlignedBuffer() { internal::Free(data_, AlignedBytes<T>(size_)); }
   AlignedBuffer(AlignedBuffer&& other) noexcept
       : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
   AlignedBuffer& operator=(AlignedBuffer&& other) noexcept {

@@ -50,7 +50,7 @@ void ThreadPool::Dispatch(Thunk thunk, void* ctx) {
   ctx_ = ctx;
   pending_.store(num_threads_, std::memory_order_relaxed);
   const uint64_t generation = generation_.load(std::memory_order_relaxed) + 1;
-  claim_.store(generation << 32, std::memory_order_relaxed);
+  claim_.store(generation << 32, std::memory_order_release);
   generation_.store(generation, std::memory_order_release);  // publishes thunk_/ctx_/claim_
   generation_.notify_all();
   RunSlots(generation);
