@@ -49,8 +49,44 @@ case "$name" in
 {"messages":"x","prompt":5,"temperature":"hot","n":2}
 BODIES
     ;;
-  fuzz_tokenizer|fuzz_chat_template)
+  fuzz_tokenizer)
     [ -x "$here/tools/fuzz_seeds_$name.sh" ] && "$here/tools/fuzz_seeds_$name.sh" "$corpus"
+    ;;
+  fuzz_chat_template)
+    # The golden templates and the plain LFM2 template, as they are.
+    i=0
+    for f in "$shared"/golden/chat/templates/*.jinja "$shared"/lfm2-tokenizer/chat_template.jinja; do
+      [ -f "$f" ] && cp "$f" "$corpus/template_$((i++))"
+    done
+    ;;
+  fuzz_json_schema)
+    # [schema JSON | 'R' regex] NUL [walk bytes].
+    i=0
+    while IFS= read -r schema; do
+      { printf '%s' "$schema"; printf '\000\001\007\023\061\177\200\377\011\042'; } > "$corpus/schema_$((i++))"
+    done <<'SCHEMAS'
+{"type":"object","properties":{"name":{"type":"string","minLength":1,"maxLength":8},"age":{"type":"integer","minimum":0,"maximum":130},"tags":{"type":"array","items":{"enum":["a","b"]},"maxItems":3}},"required":["name"],"additionalProperties":false}
+{"anyOf":[{"type":"number","exclusiveMinimum":-1.5,"multipleOf":0.5},{"type":"null"},{"const":{"k":[1,true]}}]}
+{"type":"string","pattern":"^[a-z]{2,4}-\\d+$","format":"date"}
+{"$defs":{"n":{"type":"object","properties":{"v":{"type":"integer"},"next":{"$ref":"#/$defs/n"}}}},"$ref":"#/$defs/n"}
+{"type":"array","prefixItems":[{"type":"boolean"},{"type":"string","format":"uuid"}],"items":false,"minItems":2}
+{}
+R(ab|c+)?[0-9]{1,3}\.x*
+SCHEMAS
+    ;;
+  fuzz_tool_calls)
+    # [chunk sizes byte] [model output text].
+    i=0
+    while IFS= read -r text; do
+      printf '\005%s' "$text" > "$corpus/calls_$((i++))"
+      printf '\377%s' "$text" > "$corpus/calls_$((i++))"
+    done <<'TEXTS'
+<|tool_call_start|>[get_weather(city="Paris", days=3)]<|tool_call_end|>
+Checking.<|tool_call_start|>[pkg.search(query='it\'s', limit=None, opts={"a": [1, 2.5, True]}), f()]<|tool_call_end|> Done.
+<|tool_call_start|>[{"name": "f", "arguments": {"x": "\u00e9", "y": null}}]<|tool_call_end|>
+<|tool_call_start|>[f(1, -2e3, "x", [None, False])]<|tool_call_end|>
+<|tool_call_start|>[broken(a=<|tool_call_end|>
+TEXTS
     ;;
 esac
 # Unknown fuzzers run from an empty corpus.
