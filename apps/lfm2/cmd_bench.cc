@@ -8,6 +8,7 @@
 #include <ctime>
 #include <filesystem>
 #include <random>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -43,20 +44,6 @@ struct TestResult {
   }
 };
 
-std::vector<int64_t> ParseList(const std::string& text, bool* ok) {
-  std::vector<int64_t> values;
-  std::stringstream in(text);
-  std::string item;
-  *ok = true;
-  while (std::getline(in, item, ',')) {
-    char* end = nullptr;
-    const long long v = std::strtoll(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || v < 0) *ok = false;
-    values.push_back(v);
-  }
-  return values;
-}
-
 int RunBench(int argc, char** argv) {
   std::string model_arg, prompts = "512", gens = "128", depths = "0", max_ram;
   int64_t repetitions = 3, threads = ThreadPool::HardwareThreads(), batch = 512, seed = 1234;
@@ -82,11 +69,16 @@ int RunBench(int argc, char** argv) {
   flags.Require("--model");
   int exit_code = kExitOk;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
-  bool ok_p, ok_n, ok_d;
-  const auto prompt_list = ParseList(prompts, &ok_p);
-  const auto gen_list = ParseList(gens, &ok_n);
-  const auto depth_list = ParseList(depths, &ok_d);
-  if (!ok_p || !ok_n || !ok_d) return flags.UsageError("bench", "-p, -n and -d take comma-separated non-negative integers");
+  constexpr int64_t kNoLimit = std::numeric_limits<long long>::max();
+  const auto prompt_parsed = ParseIntList(prompts, 0, kNoLimit);
+  const auto gen_parsed = ParseIntList(gens, 0, kNoLimit);
+  const auto depth_parsed = ParseIntList(depths, 0, kNoLimit);
+  if (!prompt_parsed || !gen_parsed || !depth_parsed) {
+    return flags.UsageError("bench", "-p, -n and -d take comma-separated non-negative integers");
+  }
+  const std::vector<int64_t>& prompt_list = *prompt_parsed;
+  const std::vector<int64_t>& gen_list = *gen_parsed;
+  const std::vector<int64_t>& depth_list = *depth_parsed;
   if (repetitions < 1 || threads < 1 || threads > 1024 || batch < 1) {
     return flags.UsageError("bench", "-r, -t and -b must be positive (-t at most 1024)");
   }

@@ -14,20 +14,6 @@
 namespace lfm2::cli {
 namespace {
 
-std::vector<int64_t> ParsePositiveList(const std::string& text, bool* ok) {
-  std::vector<int64_t> values;
-  std::stringstream in(text);
-  std::string item;
-  *ok = !text.empty();
-  while (std::getline(in, item, ',')) {
-    char* end = nullptr;
-    const long long v = std::strtoll(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || v < 1 || v > (1ll << 24)) *ok = false;
-    values.push_back(v);
-  }
-  return values;
-}
-
 // The quantization block mlx_lm.convert -q --q-bits B --q-group-size G writes, with lfm2_moe's
 // router forced to 8 bits / group 64.
 void SetQuantization(Json& config, int64_t bits, int64_t group_size) {
@@ -82,10 +68,13 @@ int RunPlan(int argc, char** argv) {
   if (float_bytes && *float_bytes != 2 && *float_bytes != 4) {
     return flags.UsageError("plan", "--float-bytes must be 2 or 4");
   }
-  bool ok_c, ok_b;
-  const auto context_list = ParsePositiveList(contexts, &ok_c);
-  const auto batch_list = ParsePositiveList(batches, &ok_b);
-  if (!ok_c || !ok_b) return flags.UsageError("plan", "--ctx and --batch take comma-separated positive integers");
+  const auto context_parsed = ParseIntList(contexts, 1, int64_t{1} << 24);
+  const auto batch_parsed = ParseIntList(batches, 1, int64_t{1} << 24);
+  if (contexts.empty() || batches.empty() || !context_parsed || !batch_parsed) {
+    return flags.UsageError("plan", "--ctx and --batch take comma-separated positive integers");
+  }
+  const std::vector<int64_t>& context_list = *context_parsed;
+  const std::vector<int64_t>& batch_list = *batch_parsed;
   if (threads < 1 || threads > 1024 || ubatch < 1) return flags.UsageError("plan", "--threads and --ubatch must be positive");
 
   ModelConfig config;

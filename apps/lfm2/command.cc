@@ -227,6 +227,19 @@ int ReportError(const Status& status) {
   return kExitError;
 }
 
+std::optional<std::vector<int64_t>> ParseIntList(const std::string& text, int64_t min, int64_t max) {
+  std::vector<int64_t> values;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    char* end = nullptr;
+    const long long v = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || v < min || v > max) return std::nullopt;
+    values.push_back(v);
+  }
+  return values;
+}
+
 StatusOr<std::vector<int32_t>> ParseIdList(const std::string& text) {
   std::string body = text;
   // Accept a JSON array as well as a bare comma-separated list.

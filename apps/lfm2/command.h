@@ -102,6 +102,10 @@ std::string FormatMessage(const char* format, ...) __attribute__((format(printf,
 // Prints "lfm2: <message>" to stderr (one line) and returns kExitError.
 int ReportError(const Status& status);
 
+// Parses a comma-separated list of integers in [min, max] ("512" or "128,512"; empty text is an
+// empty list); nullopt when an item is empty, not a number or out of range.
+std::optional<std::vector<int64_t>> ParseIntList(const std::string& text, int64_t min, int64_t max);
+
 // Parses "1,2,3" or "[1, 2, 3]" into token ids.
 StatusOr<std::vector<int32_t>> ParseIdList(const std::string& text);
 

@@ -118,6 +118,14 @@ HttpRequestParser::State HttpRequestParser::Fail(int status, std::string message
   return state_;
 }
 
+bool HttpRequestParser::TakeBody() {
+  const size_t take = static_cast<size_t>(std::min<uint64_t>(buffer_.size() - offset_, remaining_));
+  request_.body.append(buffer_, offset_, take);
+  offset_ += take;
+  remaining_ -= take;
+  return remaining_ == 0;
+}
+
 bool HttpRequestParser::NextLine(std::string_view* line, size_t limit, int status,
                                  const char* what) {
   const std::string_view rest = std::string_view(buffer_).substr(offset_);
@@ -177,16 +185,10 @@ HttpRequestParser::State HttpRequestParser::Parse() {
         if (ParseHead(head) == State::kError) return state_;
         break;
       }
-      case Phase::kFixedBody: {
-        const size_t available = buffer_.size() - offset_;
-        const size_t take = static_cast<size_t>(std::min<uint64_t>(available, remaining_));
-        request_.body.append(buffer_, offset_, take);
-        offset_ += take;
-        remaining_ -= take;
-        if (remaining_ > 0) return state_;
+      case Phase::kFixedBody:
+        if (!TakeBody()) return state_;
         phase_ = Phase::kDone;
         break;
-      }
       case Phase::kChunkSize: {
         std::string_view line;
         if (!NextLine(&line, 1024, 400, "chunk size line")) return state_;
@@ -209,16 +211,10 @@ HttpRequestParser::State HttpRequestParser::Parse() {
         phase_ = size == 0 ? Phase::kTrailers : Phase::kChunkData;
         break;
       }
-      case Phase::kChunkData: {
-        const size_t available = buffer_.size() - offset_;
-        const size_t take = static_cast<size_t>(std::min<uint64_t>(available, remaining_));
-        request_.body.append(buffer_, offset_, take);
-        offset_ += take;
-        remaining_ -= take;
-        if (remaining_ > 0) return state_;
+      case Phase::kChunkData:
+        if (!TakeBody()) return state_;
         phase_ = Phase::kChunkDataEnd;
         break;
-      }
       case Phase::kChunkDataEnd: {
         std::string_view line;
         if (!NextLine(&line, 2, 400, "chunk terminator")) return state_;

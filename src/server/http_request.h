@@ -75,6 +75,8 @@ class HttpRequestParser {
   State ParseHead(std::string_view head);
   // Finds the end of the next line in the buffer; returns false when it is not complete yet.
   bool NextLine(std::string_view* line, size_t limit, int status, const char* what);
+  // Moves up to remaining_ buffered body bytes into the request; true when none remain.
+  bool TakeBody();
 
   HttpLimits limits_;
   std::string buffer_;
