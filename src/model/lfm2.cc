@@ -198,10 +198,15 @@ void Lfm2Model::AttentionBlock(int64_t layer, const AttentionWeights& w,
   const int64_t qkv_width = (heads + 2 * kv_heads) * hd;
   const float eps = static_cast<float>(c.norm_eps);
   float* qkv = ws.projected.data();  // [T, q | k | v]
-  Linear(w.q_proj, ws.normed.data(), c.hidden_size, tokens, qkv, qkv_width, pool, path);
-  Linear(w.k_proj, ws.normed.data(), c.hidden_size, tokens, qkv + heads * hd, qkv_width, pool, path);
-  Linear(w.v_proj, ws.normed.data(), c.hidden_size, tokens, qkv + (heads + kv_heads) * hd,
-         qkv_width, pool, path);
+  {
+    const float* x = ws.normed.data();
+    const size_t hs = static_cast<size_t>(c.hidden_size), n = static_cast<size_t>(tokens);
+    const size_t ys = static_cast<size_t>(qkv_width);
+    const kernels::MatMulJob jobs[] = {{&w.q_proj, x, hs, n, qkv, ys},
+                                       {&w.k_proj, x, hs, n, qkv + heads * hd, ys},
+                                       {&w.v_proj, x, hs, n, qkv + (heads + kv_heads) * hd, ys}};
+    kernels::MatMulMany(jobs, pool, path);
+  }
 
   // Per token: norm + rotate q and k heads, then store k and v at the token's position.
   std::vector<SequenceState*> owner(static_cast<size_t>(tokens));
@@ -255,8 +260,12 @@ void Lfm2Model::AttentionBlock(int64_t layer, const AttentionWeights& w,
 void Lfm2Model::DenseFfnBlock(const DenseFfnWeights& w, int64_t tokens, Workspace& ws,
                               ThreadPool& pool, MatMulPath path) const {
   const int64_t h = config_.hidden_size, n = w.gate.rows;
-  Linear(w.gate, ws.normed.data(), h, tokens, ws.ffn_gate.data(), n, pool, path);
-  Linear(w.up, ws.normed.data(), h, tokens, ws.ffn_up.data(), n, pool, path);
+  const kernels::MatMulJob jobs[] = {
+      {&w.gate, ws.normed.data(), static_cast<size_t>(h), static_cast<size_t>(tokens), ws.ffn_gate.data(),
+       static_cast<size_t>(n)},
+      {&w.up, ws.normed.data(), static_cast<size_t>(h), static_cast<size_t>(tokens), ws.ffn_up.data(),
+       static_cast<size_t>(n)}};
+  kernels::MatMulMany(jobs, pool, path);
   kernels::SiluMul(ws.ffn_gate.data(), ws.ffn_up.data(), static_cast<size_t>(tokens * n),
                    ws.ffn_gate.data());
   Linear(w.down, ws.ffn_gate.data(), n, tokens, ws.block_out.data(), h, pool, path);
@@ -294,31 +303,59 @@ void Lfm2Model::MoeBlock(const MoeWeights& w, int64_t tokens, Workspace& ws, Thr
     }
   }
 
-  for (int64_t e = 0; e < experts; ++e) {
-    int64_t count = 0;  // slots (t * k + j) routed to expert e, in token order
-    for (int64_t slot = 0; slot < tokens * k; ++slot) {
-      if (ws.route_expert[slot] == e) ws.expert_rows[count++] = static_cast<int32_t>(slot);
-    }
-    if (count == 0) continue;
-    for (int64_t r = 0; r < count; ++r) {
-      std::copy_n(ws.normed.data() + (ws.expert_rows[r] / k) * h, h, ws.gathered.data() + r * h);
-    }
-    Linear(w.gate.Expert(e), ws.gathered.data(), h, count, ws.ffn_gate.data(), n, pool, path);
-    Linear(w.up.Expert(e), ws.gathered.data(), h, count, ws.ffn_up.data(), n, pool, path);
-    kernels::SiluMul(ws.ffn_gate.data(), ws.ffn_up.data(), static_cast<size_t>(count * n),
-                     ws.ffn_gate.data());
-    // Down projection (into `gathered`, free again), then scattered to each slot's row.
-    Linear(w.down.Expert(e), ws.ffn_gate.data(), n, count, ws.gathered.data(), h, pool, path);
-    for (int64_t r = 0; r < count; ++r) {
-      std::copy_n(ws.gathered.data() + r * h, h, ws.expert_out.data() + ws.expert_rows[r] * h);
+  // Group the slots (t * k + j) by expert, in slot order within an expert: expert e owns rows
+  // [first[e], first[e + 1]) of gathered / ffn_gate / ffn_up / expert_out.
+  const int64_t slots = tokens * k;
+  std::vector<int64_t> first(static_cast<size_t>(experts) + 1, 0);
+  for (int64_t slot = 0; slot < slots; ++slot) ++first[ws.route_expert[slot] + 1];
+  for (int64_t e = 0; e < experts; ++e) first[e + 1] += first[e];
+  {
+    std::vector<int64_t> next(first.begin(), first.end() - 1);
+    for (int64_t slot = 0; slot < slots; ++slot) {
+      const int64_t row = next[ws.route_expert[slot]]++;
+      ws.expert_rows[row] = static_cast<int32_t>(slot);
+      ws.slot_row[slot] = static_cast<int32_t>(row);
     }
   }
+  // Every chosen expert's gate and up in one dispatch, then every down in one: the experts of a
+  // decode step are small products, and a pool round trip each would cost more than their work.
+  // With one token every expert reads `normed` itself (quantized once for all of them).
+  const size_t hs = static_cast<size_t>(h), ns = static_cast<size_t>(n);
+  std::vector<kernels::MatMulJob> jobs;
+  std::vector<WeightMatrix> views;
+  views.reserve(static_cast<size_t>(3 * experts));
+  for (int64_t e = 0; e < experts; ++e) {
+    const int64_t count = first[e + 1] - first[e];
+    if (count == 0) continue;
+    const float* x = ws.normed.data();
+    if (tokens > 1) {
+      for (int64_t r = first[e]; r < first[e + 1]; ++r) {
+        std::copy_n(ws.normed.data() + (ws.expert_rows[r] / k) * h, h, ws.gathered.data() + r * h);
+      }
+      x = ws.gathered.data() + first[e] * h;
+    }
+    views.push_back(w.gate.Expert(e));
+    jobs.push_back({&views.back(), x, hs, static_cast<size_t>(count), ws.ffn_gate.data() + first[e] * n, ns});
+    views.push_back(w.up.Expert(e));
+    jobs.push_back({&views.back(), x, hs, static_cast<size_t>(count), ws.ffn_up.data() + first[e] * n, ns});
+  }
+  kernels::MatMulMany(jobs, pool, path);
+  kernels::SiluMul(ws.ffn_gate.data(), ws.ffn_up.data(), static_cast<size_t>(slots * n), ws.ffn_gate.data());
+  jobs.clear();
+  for (int64_t e = 0; e < experts; ++e) {
+    const int64_t count = first[e + 1] - first[e];
+    if (count == 0) continue;
+    views.push_back(w.down.Expert(e));
+    jobs.push_back({&views.back(), ws.ffn_gate.data() + first[e] * n, ns, static_cast<size_t>(count),
+                    ws.expert_out.data() + first[e] * h, hs});
+  }
+  kernels::MatMulMany(jobs, pool, path);
   // Weighted sum over each token's experts in selection order.
   float* out = ws.block_out.data();
   std::fill_n(out, tokens * h, 0.0f);
   for (int64_t t = 0; t < tokens; ++t) {
     for (int64_t j = 0; j < k; ++j) {
-      kernels::Axpy(ws.route_weight[t * k + j], ws.expert_out.data() + (t * k + j) * h,
+      kernels::Axpy(ws.route_weight[t * k + j], ws.expert_out.data() + ws.slot_row[t * k + j] * h,
                     static_cast<size_t>(h), out + t * h);
     }
   }

@@ -10,8 +10,9 @@ std::vector<Workspace::Buffer> Workspace::Buffers(const ModelConfig& c, const Wo
   const int64_t h = c.hidden_size;
   const int64_t q = c.num_attention_heads * c.head_dim;
   const int64_t kv = c.num_key_value_heads * c.head_dim;
-  const int64_t ffn = std::max(c.intermediate_size, c.moe_intermediate_size);
   const int64_t k = c.is_moe() ? c.num_experts_per_tok : 0;
+  // Dense layers need [T, intermediate]; MoE layers run all chosen experts at once: [T * k, moe].
+  const int64_t ffn = std::max(c.intermediate_size, k * c.moe_intermediate_size);
   const bool moe = c.is_moe() && c.num_dense_layers < c.num_hidden_layers;
   return {
       {"hidden", t * h},
@@ -24,7 +25,7 @@ std::vector<Workspace::Buffer> Workspace::Buffers(const ModelConfig& c, const Wo
       {"ffn_up", t * ffn},
       {"router", moe ? t * c.num_experts : 0},
       {"route_weight", moe ? t * k : 0},
-      {"gathered", moe ? t * h : 0},
+      {"gathered", moe ? t * k * h : 0},
       {"expert_out", moe ? t * k * h : 0},
       {"rope", t * c.head_dim},
       {"scores", static_cast<int64_t>(l.threads) * l.max_context},
@@ -38,7 +39,7 @@ uint64_t Workspace::Bytes(const ModelConfig& config, const WorkspaceLimits& limi
     total += AlignedBytes<float>(static_cast<size_t>(buffer.elements));
   }
   const uint64_t route_ints = config.is_moe() ? limits.max_tokens * config.num_experts_per_tok : 0;
-  total += (2 * route_ints + limits.max_tokens) * sizeof(int32_t);
+  total += (3 * route_ints + limits.max_tokens) * sizeof(int32_t);
   return total;
 }
 
@@ -56,6 +57,7 @@ Workspace::Workspace(const ModelConfig& config, const WorkspaceLimits& limits) :
   const size_t route_ints = config.is_moe() ? limits.max_tokens * config.num_experts_per_tok : 0;
   route_expert.assign(route_ints, 0);
   expert_rows.assign(route_ints, 0);
+  slot_row.assign(route_ints, 0);
   positions.assign(static_cast<size_t>(limits.max_tokens), 0);
 }
 

@@ -43,18 +43,20 @@ class Workspace {
   AlignedBuffer<float> gated;        // [T, hidden] conv: B*x;
   AlignedBuffer<float> mixed;        // [T, max(hidden, heads*head_dim)] operator output before out_proj
   AlignedBuffer<float> block_out;    // [T, hidden] output of out_proj / down projection
-  AlignedBuffer<float> ffn_gate;     // [T, ffn width] gate (then silu(gate) * up)
-  AlignedBuffer<float> ffn_up;       // [T, ffn width]
+  AlignedBuffer<float> ffn_gate;     // [T, intermediate] or [T * experts_per_tok, moe width]:
+                                     // gate (then silu(gate) * up)
+  AlignedBuffer<float> ffn_up;       // as ffn_gate
   AlignedBuffer<float> router;       // [T, experts] router logits
   AlignedBuffer<float> route_weight; // [T, experts_per_tok]
-  AlignedBuffer<float> gathered;     // [T, hidden] tokens routed to one expert
-  AlignedBuffer<float> expert_out;   // [T * experts_per_tok, hidden]
+  AlignedBuffer<float> gathered;     // [T * experts_per_tok, hidden] expert inputs, by expert
+  AlignedBuffer<float> expert_out;   // [T * experts_per_tok, hidden] expert outputs, by expert
   AlignedBuffer<float> rope;         // [T, head_dim] cos (first half) and sin (second half)
   AlignedBuffer<float> scores;       // [threads, max_context] attention scores per worker
   AlignedBuffer<float> logits;       // [R, vocab]
   std::vector<int32_t> route_expert; // [T * experts_per_tok]
   std::vector<int32_t> positions;    // [T]
-  std::vector<int32_t> expert_rows;  // [T * experts_per_tok] grouping scratch
+  std::vector<int32_t> expert_rows;  // [T * experts_per_tok] slots (t * k + j) grouped by expert
+  std::vector<int32_t> slot_row;     // [T * experts_per_tok] row of each slot in expert_rows order
 
  private:
   WorkspaceLimits limits_;
