@@ -193,6 +193,38 @@ void Run(const Options& o) {
     }
   }
 
+  // Batched decode (the server's --parallel slots): one call for several tokens against one
+  // call per token, same thread, weights from DRAM.
+  std::printf("\nmatrix-vector, batched decode, 1 thread: time of one call for N tokens / time for 1 token\n");
+  std::printf("  %-32s %4s %8s %8s %8s %8s\n", "shape", "bits", "N=2", "N=3", "N=4", "N=7");
+  for (const Shape& shape : kShapes) {
+    for (int bits : o.bits) {
+      if (shape.rows == 32) continue;
+      Matrix first = MakeMatrix(shape.rows, shape.cols, bits, o.group, 1);
+      const uint64_t bytes = first.view.StorageBytes();
+      const size_t copies = std::max<size_t>(1, (size_t{192} << 20) / bytes);
+      std::vector<Matrix> mats;
+      mats.push_back(std::move(first));
+      for (size_t c = 1; c < copies; ++c) mats.push_back(MakeMatrix(shape.rows, shape.cols, bits, o.group, c + 1));
+      const size_t kMax = 7;
+      AlignedBuffer<float> x(kMax * static_cast<size_t>(shape.cols)), y(kMax * static_cast<size_t>(shape.rows));
+      for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
+      auto time = [&](size_t tokens) {
+        size_t next = 0;
+        return TimePerCall(o.min_seconds, [&] {
+          kernels::MatMul(mats[next].view, x.data(), shape.cols, tokens, y.data(), shape.rows, *pools[0],
+                          kernels::MatMulPath::kFast);
+          next = (next + 1) % mats.size();
+        });
+      };
+      const double one = time(1);
+      std::printf("  %-32s %4d", shape.name, bits);
+      for (size_t n : {2, 3, 4, 7}) std::printf(" %8.2f", time(n) / one);
+      std::printf("\n");
+      if (o.quick) break;
+    }
+  }
+
   std::printf("\nmatrix-matrix (prefill): GOP/s = 2*rows*cols*tokens/s, 2 threads "
               "(int8 peak %.2f TOP/s, f32 peak %.2f TFLOP/s for 2 cores)\n",
               2 * o.peak_int8_per_core, 2 * o.peak_f32_per_core);

@@ -268,6 +268,9 @@ struct Scratch {
   AlignedBuffer<float> row_scales, row_biases;  // GEMM: [16][groups]
 };
 
+// Tokens per pass of the matrix-vector kernel over one tile (its per-token accumulators).
+inline constexpr size_t kGemvMaxTokens = 8;
+
 // Rows [r0, r0 + n) (n <= 16) for every token of xq (kRows layout, set_groups =
 // SetGroups(kBits, kGroup)).
 template <int kBits, int kGroup>
@@ -291,14 +294,14 @@ void GemvTile(const WeightMatrix& w, const QuantizedActivations& xq, size_t r0, 
   __m512i shift[kSet == 1 ? 1 : kVectors];
   for (int v = 0; v < (kSet == 1 ? 1 : kVectors); ++v) shift[v] = SetShift(kBits, v);
   const __m512i mask = _mm512_set1_epi8(static_cast<char>((1 << kBits) - 1));
-  auto permute = [&](const __m512i raw) {
+  auto permute = [&](const __m512i raw) __attribute__((always_inline)) {
     if constexpr (kPermute) {
       return _mm512_permutexvar_epi8(perm, raw);
     } else {
       return raw;
     }
   };
-  auto extract = [&](const __m512i packs, int v) {
+  auto extract = [&](const __m512i packs, int v) __attribute__((always_inline)) {
     if constexpr (kBits == 8) {
       return packs;
     } else {
@@ -318,77 +321,100 @@ void GemvTile(const WeightMatrix& w, const QuantizedActivations& xq, size_t r0, 
     _mm_prefetch(reinterpret_cast<const char*>(w.scales + (r0 + 16 + i) * w.scale_row_bytes), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(w.biases + (r0 + 16 + i) * w.scale_row_bytes), _MM_HINT_T0);
   }
-  for (size_t t = 0; t < xq.tokens; ++t) {
-    const uint8_t* q = xq.q + t * xq.q_stride;
-    const float* d = xq.scale + t * groups;
-    const float* xs = xq.sum + t * groups;
-    const int32_t* qs = xq.qsum + t * groups;
+  // Per row and set: codes . hi, shifted up 8 bits, plus codes . lo (act_quant.h), all exact.
+  auto row_dot = [&](const __m512i* codes, const uint8_t* xv) __attribute__((always_inline)) {
+    __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes[0], _mm512_load_si512(xv));
+    for (int v = 1; v < kVectors; ++v) sum = _mm512_dpbusd_epi32(sum, codes[v], _mm512_load_si512(xv + v * 64));
+    sum = _mm512_slli_epi32(sum, 8);
+    for (int v = 0; v < kVectors; ++v) {
+      sum = _mm512_dpbusd_epi32(sum, codes[v], _mm512_load_si512(xv + xq.plane_bytes + v * 64));
+    }
+    return sum;
+  };
+  // The codes of row i in set `set` (kVectors vectors of 64).
+  auto unpack = [&](int i, size_t set, size_t present, __m512i* codes) __attribute__((always_inline)) {
+    if constexpr (kSet == 1) {
+      const __mmask64 load = LoadMask(kBits, 64);
+      for (int v = 0; v < kVectors; ++v) {
+        codes[v] = extract(permute(_mm512_maskz_loadu_epi8(load, rows[i] + set * kSetBytes + v * 8 * kBits)), 0);
+      }
+    } else {
+      const __mmask64 load = LoadMask(kBits, static_cast<int>(present * kGroup));
+      const __m512i packs = permute(_mm512_maskz_loadu_epi8(load, rows[i] + set * kSetBytes));
+      for (int v = 0; v < kVectors; ++v) codes[v] = extract(packs, v);
+    }
+  };
+  // Per group: the 16 rows' exact dots (rows in lanes) -> fma into acc (kernels/matmul.h order).
+  auto epilogue = [&](size_t t, __m512i dot, size_t g, __m512& acc) __attribute__((always_inline)) {
+    const size_t e = t * groups + g;
+    dot = _mm512_sub_epi32(dot, _mm512_set1_epi32(xq.qsum[e] << (kBits - 1)));
+    const __m512 sd = _mm512_mul_ps(_mm512_load_ps(S + g * 16), _mm512_set1_ps(xq.scale[e]));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), sd, acc);
+    acc = _mm512_fmadd_ps(_mm512_load_ps(B + g * 16), _mm512_set1_ps(xq.sum[e]), acc);
+  };
+  auto reduce = [&](size_t t, const __m512i a[16], size_t g0, size_t present, __m512& acc) __attribute__((always_inline)) {
+    if constexpr (kSet == 4) {
+      __m512i out[4];
+      ReduceRows16x4(a, out);
+      for (size_t j = 0; j < present; ++j) epilogue(t, out[j], g0 + j, acc);
+    } else {
+      __m512i lo, hi;
+      ReduceRows16(a, lo, hi);
+      if constexpr (kSet == 1) {
+        epilogue(t, _mm512_add_epi32(lo, hi), g0, acc);
+      } else {
+        epilogue(t, lo, g0, acc);
+        if (present > 1) epilogue(t, hi, g0 + 1, acc);
+      }
+    }
+  };
+  auto prefetch_next = [&](size_t set) __attribute__((always_inline)) {
+    for (size_t l = set * lines_per_set; l < std::min(next_lines, (set + 1) * lines_per_set); ++l) {
+      _mm_prefetch(reinterpret_cast<const char*>(next + l * 64), _MM_HINT_T0);
+    }
+  };
+  if (xq.tokens == 1) {
     __m512 acc = _mm512_setzero_ps();
-    auto epilogue = [&](__m512i dot, size_t g) {
-      dot = _mm512_sub_epi32(dot, _mm512_set1_epi32(qs[g] << (kBits - 1)));
-      const __m512 sd = _mm512_mul_ps(_mm512_load_ps(S + g * 16), _mm512_set1_ps(d[g]));
-      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), sd, acc);
-      acc = _mm512_fmadd_ps(_mm512_load_ps(B + g * 16), _mm512_set1_ps(xs[g]), acc);
-    };
     for (size_t set = 0; set < sets; ++set) {
       const size_t g0 = set * kSet;
       const size_t present = std::min<size_t>(kSet, groups - g0);
-      const uint8_t* xv = q + set * kVectors * 64;
-      if (t == 0) {
-        for (size_t l = set * lines_per_set; l < std::min(next_lines, (set + 1) * lines_per_set); ++l) {
-          _mm_prefetch(reinterpret_cast<const char*>(next + l * 64), _MM_HINT_T0);
-        }
-      }
+      prefetch_next(set);
+      const uint8_t* xv = xq.q + set * kVectors * 64;
       __m512i a[16];
-      // Per row: codes . hi, shifted up 8 bits, plus codes . lo (act_quant.h), all exact.
-      if constexpr (kSet == 1) {
-        const __mmask64 load = LoadMask(kBits, 64);
 #pragma GCC unroll 16
-        for (int i = 0; i < 16; ++i) {
-          __m512i codes[kVectors];
-          for (int v = 0; v < kVectors; ++v) {
-            codes[v] = extract(permute(_mm512_maskz_loadu_epi8(load, rows[i] + g0 * kSetBytes + v * 8 * kBits)), 0);
-          }
-          __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes[0], _mm512_load_si512(xv));
-          for (int v = 1; v < kVectors; ++v) sum = _mm512_dpbusd_epi32(sum, codes[v], _mm512_load_si512(xv + v * 64));
-          sum = _mm512_slli_epi32(sum, 8);
-          for (int v = 0; v < kVectors; ++v) {
-            sum = _mm512_dpbusd_epi32(sum, codes[v], _mm512_load_si512(xv + xq.plane_bytes + v * 64));
-          }
-          a[i] = sum;
-        }
-      } else {
-        const __mmask64 load = LoadMask(kBits, static_cast<int>(present * kGroup));
-#pragma GCC unroll 16
-        for (int i = 0; i < 16; ++i) {
-          const __m512i packs = permute(_mm512_maskz_loadu_epi8(load, rows[i] + set * kSetBytes));
-          __m512i codes[kVectors];
-          for (int v = 0; v < kVectors; ++v) codes[v] = extract(packs, v);
-          __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes[0], _mm512_load_si512(xv));
-          for (int v = 1; v < kVectors; ++v) sum = _mm512_dpbusd_epi32(sum, codes[v], _mm512_load_si512(xv + v * 64));
-          sum = _mm512_slli_epi32(sum, 8);
-          for (int v = 0; v < kVectors; ++v) {
-            sum = _mm512_dpbusd_epi32(sum, codes[v], _mm512_load_si512(xv + xq.plane_bytes + v * 64));
-          }
-          a[i] = sum;
-        }
+      for (int i = 0; i < 16; ++i) {
+        __m512i codes[kVectors];
+        unpack(i, set, present, codes);
+        a[i] = row_dot(codes, xv);
       }
-      if constexpr (kSet == 4) {
-        __m512i out[4];
-        ReduceRows16x4(a, out);
-        for (size_t j = 0; j < present; ++j) epilogue(out[j], g0 + j);
-      } else {
-        __m512i lo, hi;
-        ReduceRows16(a, lo, hi);
-        if constexpr (kSet == 1) {
-          epilogue(_mm512_add_epi32(lo, hi), g0);
-        } else {
-          epilogue(lo, g0);
-          if (present > 1) epilogue(hi, g0 + 1);
-        }
-      }
+      reduce(0, a, g0, present, acc);
     }
-    _mm512_mask_storeu_ps(y + t * y_stride + r0, store_mask, acc);
+    _mm512_mask_storeu_ps(y + r0, store_mask, acc);
+    return;
+  }
+  // Several tokens (a batched decode step): each row's codes are unpacked once per set and
+  // multiplied by every token's activations; then per token the same reduction and epilogue.
+  for (size_t t0 = 0; t0 < xq.tokens; t0 += kGemvMaxTokens) {
+    const size_t count = std::min(kGemvMaxTokens, xq.tokens - t0);
+    __m512 acc[kGemvMaxTokens];
+    for (size_t t = 0; t < count; ++t) acc[t] = _mm512_setzero_ps();
+    alignas(64) __m512i a[kGemvMaxTokens][16];
+    for (size_t set = 0; set < sets; ++set) {
+      const size_t g0 = set * kSet;
+      const size_t present = std::min<size_t>(kSet, groups - g0);
+      if (t0 == 0) prefetch_next(set);
+      const uint8_t* xv = xq.q + t0 * xq.q_stride + set * kVectors * 64;
+#pragma GCC unroll 4
+      for (int i = 0; i < 16; ++i) {
+        __m512i codes[kVectors];
+        unpack(i, set, present, codes);
+        for (size_t t = 0; t < count; ++t) a[t][i] = row_dot(codes, xv + t * xq.q_stride);
+      }
+      for (size_t t = 0; t < count; ++t) reduce(t0 + t, a[t], g0, present, acc[t]);
+    }
+    for (size_t t = 0; t < count; ++t) {
+      _mm512_mask_storeu_ps(y + (t0 + t) * y_stride + r0, store_mask, acc[t]);
+    }
   }
 }
 
