@@ -9,6 +9,7 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <span>
 #include <vector>
 
@@ -112,7 +113,11 @@ struct CallState {
   std::vector<size_t> unit_job, unit_row;  // work units: (job, first row)
   std::vector<double> unit_end_cost;       // cumulative cost at the end of each unit
   std::vector<size_t> quant_units;         // cumulative quantization units per activation
+  std::vector<size_t> chunk_begin;         // first unit of each chunk (and the end)
 };
+
+// Chunks of work per thread in one MatMulMany dispatch (taken dynamically).
+inline constexpr size_t kChunksPerThread = 4;
 
 inline size_t RoundUp64(size_t n) { return (n + 63) / 64 * 64; }
 
@@ -227,12 +232,16 @@ void MatMulManyImpl(std::span<const MatMulJob> jobs, ThreadPool& pool, MatMulPat
     QuantizeActivations(state, pool);
   }
 
-  // Worker w runs the units whose cost midpoint lies in [total * w / n, total * (w + 1) / n).
+  // The units are cut into chunks of about equal cost - chunk c holds the units whose cost
+  // midpoint lies in [total * c / chunks, total * (c + 1) / chunks) - and the workers take chunks
+  // in order as they come free, so a worker slowed down (a busy core, a cache-cold start) does not
+  // hold up the others. Which worker runs a unit never changes its results (kernels/matmul.h).
   const size_t units = state.unit_job.size();
   const int threads = pool.num_threads();
-  auto first_unit = [&](int worker) -> size_t {
-    if (worker >= threads) return units;
-    const double bound = total * worker / threads;
+  const size_t chunks = std::min<size_t>(units, static_cast<size_t>(threads) * kChunksPerThread);
+  auto first_unit = [&](size_t chunk) -> size_t {
+    if (chunk >= chunks) return units;
+    const double bound = total * static_cast<double>(chunk) / static_cast<double>(chunks);
     size_t u = 0;
     while (u < units) {
       const double start = u == 0 ? 0.0 : state.unit_end_cost[u - 1];
@@ -241,23 +250,29 @@ void MatMulManyImpl(std::span<const MatMulJob> jobs, ThreadPool& pool, MatMulPat
     }
     return u;
   };
-  auto work = [&](int worker) {
-    const size_t begin = first_unit(worker), end = first_unit(worker + 1);
-    for (size_t u = begin; u < end;) {
-      // Consecutive units of one job form one row range.
-      const size_t j = state.unit_job[u];
-      size_t v = u + 1;
-      while (v < end && state.unit_job[v] == j) ++v;
-      const MatMulJob& job = jobs[j];
-      const size_t row_begin = state.unit_row[u];
-      const size_t row_end = std::min<size_t>(state.unit_row[v - 1] + kTileRows, job.w->rows);
-      if (state.kernels[j] == Kernel::kPrecise) {
-        PreciseRows(job, row_begin, row_end);
-      } else {
-        FastRows(job, state.kernels[j], state.activations[state.activation[j]].q, row_begin,
-                 row_end);
+  state.chunk_begin.resize(chunks + 1);
+  for (size_t c = 0; c <= chunks; ++c) state.chunk_begin[c] = first_unit(c);
+  std::atomic<size_t> next_chunk{0};
+  auto work = [&](int) {
+    for (size_t c = next_chunk.fetch_add(1, std::memory_order_relaxed); c < chunks;
+         c = next_chunk.fetch_add(1, std::memory_order_relaxed)) {
+      const size_t end = state.chunk_begin[c + 1];
+      for (size_t u = state.chunk_begin[c]; u < end;) {
+        // Consecutive units of one job form one row range.
+        const size_t j = state.unit_job[u];
+        size_t v = u + 1;
+        while (v < end && state.unit_job[v] == j) ++v;
+        const MatMulJob& job = jobs[j];
+        const size_t row_begin = state.unit_row[u];
+        const size_t row_end = std::min<size_t>(state.unit_row[v - 1] + kTileRows, job.w->rows);
+        if (state.kernels[j] == Kernel::kPrecise) {
+          PreciseRows(job, row_begin, row_end);
+        } else {
+          FastRows(job, state.kernels[j], state.activations[state.activation[j]].q, row_begin,
+                   row_end);
+        }
+        u = v;
       }
-      u = v;
     }
   };
   if (threads == 1 || units == 1) {

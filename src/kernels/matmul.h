@@ -47,9 +47,10 @@ struct MatMulJob {
   size_t y_stride = 0;
 };
 
-// Runs independent products in one pool dispatch: the (job, 16-row block) work units are split
-// statically across workers by estimated cost (plus one parallel pass that quantizes the distinct
-// inputs when they are large). Same results, bit for bit, as one MatMul call per job. Use it for
+// Runs independent products in one pool dispatch: the (job, 16-row block) work units are cut at
+// fixed boundaries into 4 chunks per thread of about equal estimated cost, which the workers take
+// in order as they come free (plus one parallel pass that quantizes the distinct inputs when they
+// are large). Same results, bit for bit, as one MatMul call per job. Use it for
 // products that share an input or run back to back (q/k/v, gate/up, the selected experts): each
 // dispatch costs a pool round trip and each split a partly idle worker.
 void MatMulMany(std::span<const MatMulJob> jobs, ThreadPool& pool, MatMulPath path);
