@@ -303,6 +303,10 @@ class SafetensorsWriter:
     def close(self):
         if self.file is None:
             return
+        # On disk before we return: a checkpoint whose pages are still dirty cannot be re-read
+        # into 2 MiB page-cache folios by the engine's loader (io/mapped_file.h PreferHugePages).
+        self.file.flush()
+        os.fsync(self.file.fileno())
         self.file.close()
         self.file = None
         bad = [n for n, w in self.written.items() if w != self.specs[n][3]]

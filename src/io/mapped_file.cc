@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 
 namespace lfm2 {
 
@@ -75,6 +78,81 @@ void MappedFile::WillNeed(size_t offset, size_t length) const {
 
 void MappedFile::Release(size_t offset, size_t length) const {
   Advise(data_, size_, offset, length, MADV_DONTNEED, /*inward=*/true);
+}
+
+namespace {
+constexpr size_t kHugePage = size_t{2} << 20;
+
+// FilePmdMapped (bytes) of the mapping that contains `address`, from /proc/self/smaps; -1 when
+// it cannot be read.
+int64_t FilePmdMappedBytes(const void* address) {
+  std::ifstream smaps("/proc/self/smaps");
+  if (!smaps) return -1;
+  const uintptr_t target = reinterpret_cast<uintptr_t>(address);
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    unsigned long begin = 0, end = 0;
+    // A mapping's header line starts with "begin-end " in hex; field lines start with a name.
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &begin, &end) == 2 && line.find('-') < line.find(' ')) {
+      inside = target >= begin && target < end;
+      continue;
+    }
+    unsigned long kb = 0;
+    if (inside && std::sscanf(line.c_str(), "FilePmdMapped: %lu kB", &kb) == 1) {
+      return static_cast<int64_t>(kb) * 1024;
+    }
+  }
+  return -1;
+}
+
+bool TransparentHugePagesOff() {
+  std::ifstream enabled("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string text;
+  return !enabled || !std::getline(enabled, text) || text.find("[never]") != std::string::npos;
+}
+
+// Reads one byte of each 4 KiB page of the block (faulting it in).
+void Touch(const uint8_t* block, size_t bytes) {
+  for (size_t offset = 0; offset < bytes; offset += 4096) {
+    (void)*static_cast<const volatile uint8_t*>(block + offset);
+  }
+}
+}  // namespace
+
+MappedFile::HugePages MappedFile::PreferHugePages() const {
+  const char* env = std::getenv("LFM2_HUGE_PAGES");
+  if (env != nullptr && std::strcmp(env, "0") == 0) return HugePages::kNotTried;
+  const uintptr_t base = reinterpret_cast<uintptr_t>(data_);
+  if (data_ == nullptr || size_ < 4 * kHugePage || base % kHugePage != 0 || TransparentHugePagesOff()) {
+    return HugePages::kNotTried;
+  }
+  if (::madvise(const_cast<uint8_t*>(data_), size_, MADV_HUGEPAGE) != 0) return HugePages::kNotTried;
+  // Probe a whole 2 MiB block in the middle of the file.
+  const size_t offset = size_ / 2 / kHugePage * kHugePage;
+  const uint8_t* probe = data_ + offset;
+  Touch(probe, kHugePage);
+  const int64_t before = FilePmdMappedBytes(probe);
+  if (before < 0) return HugePages::kUnsupported;
+  if (before > 0) return HugePages::kAlready;
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return HugePages::kUnsupported;
+  // Written back first (a dirty page cannot be dropped), then dropped here and from the cache.
+  ::sync_file_range(fd, static_cast<off_t>(offset), static_cast<off_t>(kHugePage),
+                    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+  ::madvise(const_cast<uint8_t*>(probe), kHugePage, MADV_DONTNEED);
+  ::posix_fadvise(fd, static_cast<off_t>(offset), static_cast<off_t>(kHugePage), POSIX_FADV_DONTNEED);
+  Touch(probe, kHugePage);
+  const bool huge = FilePmdMappedBytes(probe) > 0;
+  if (huge) {
+    // Our own mapping first (a page still mapped here would stay cached), then the cache.
+    ::madvise(const_cast<uint8_t*>(data_), size_, MADV_DONTNEED);
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  } else {
+    ::madvise(const_cast<uint8_t*>(probe), kHugePage, MADV_DONTNEED);
+  }
+  ::close(fd);
+  return huge ? HugePages::kRereading : HugePages::kUnsupported;
 }
 
 }  // namespace lfm2

@@ -208,6 +208,7 @@ StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::stri
                         ParseHeader(std::span<const uint8_t>(file->file_->data(), file->file_->size()),
                                     path, &file->metadata_));
   for (TensorInfo& tensor : file->tensors_) tensor.file = file->file_.get();
+  file->file_->PreferHugePages();
   return file;
 }
 

@@ -317,9 +317,19 @@ void GemvTile(const WeightMatrix& w, const QuantizedActivations& xq, size_t r0, 
   const uint8_t* next = w.data + (r0 + 16) * w.row_bytes;
   const size_t next_lines = (16 * w.row_bytes + 63) / 64;
   const size_t lines_per_set = (next_lines + sets - 1) / sets;
-  for (size_t i = 0; i < 16; ++i) {
-    _mm_prefetch(reinterpret_cast<const char*>(w.scales + (r0 + 16 + i) * w.scale_row_bytes), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(w.biases + (r0 + 16 + i) * w.scale_row_bytes), _MM_HINT_T0);
+  // The next tile's scales and biases: two contiguous blocks of 16 rows (every line of them;
+  // their rows are rarely line-aligned).
+  {
+    const uintptr_t scale_begin = reinterpret_cast<uintptr_t>(w.scales + (r0 + 16) * w.scale_row_bytes);
+    const uintptr_t bias_begin = reinterpret_cast<uintptr_t>(w.biases + (r0 + 16) * w.scale_row_bytes);
+    const size_t span = 16 * w.scale_row_bytes + (scale_begin & 63) + 63;
+    for (size_t offset = 0; offset < span; offset += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>((scale_begin & ~uintptr_t{63}) + offset), _MM_HINT_T0);
+    }
+    const size_t bias_span = 16 * w.scale_row_bytes + (bias_begin & 63) + 63;
+    for (size_t offset = 0; offset < bias_span; offset += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>((bias_begin & ~uintptr_t{63}) + offset), _MM_HINT_T0);
+    }
   }
   // Per row and set: codes . hi, shifted up 8 bits, plus codes . lo (act_quant.h), all exact.
   auto row_dot = [&](const __m512i* codes, const uint8_t* xv) __attribute__((always_inline)) {
