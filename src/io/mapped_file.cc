@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -82,6 +83,7 @@ void MappedFile::Release(size_t offset, size_t length) const {
 
 namespace {
 constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kProbes = 8;
 
 // FilePmdMapped (bytes) of the mapping that contains `address`, from /proc/self/smaps; -1 when
 // it cannot be read.
@@ -128,29 +130,43 @@ MappedFile::HugePages MappedFile::PreferHugePages() const {
     return HugePages::kNotTried;
   }
   if (::madvise(const_cast<uint8_t*>(data_), size_, MADV_HUGEPAGE) != 0) return HugePages::kNotTried;
-  // Probe a whole 2 MiB block in the middle of the file.
-  const size_t offset = size_ / 2 / kHugePage * kHugePage;
-  const uint8_t* probe = data_ + offset;
-  Touch(probe, kHugePage);
-  const int64_t before = FilePmdMappedBytes(probe);
-  if (before < 0) return HugePages::kUnsupported;
-  if (before > 0) return HugePages::kAlready;
+  // Whether the block at `offset` is mapped with one 2 MiB entry once touched: 1, 0, or -1 when
+  // /proc/self/smaps cannot tell. (Unmapped here first, so the count's change is this block's.)
+  auto block_is_huge = [&](size_t offset) {
+    uint8_t* block = const_cast<uint8_t*>(data_) + offset;
+    ::madvise(block, kHugePage, MADV_DONTNEED);
+    const int64_t before = FilePmdMappedBytes(block);
+    Touch(block, kHugePage);
+    const int64_t after = FilePmdMappedBytes(block);
+    if (before < 0 || after < 0) return -1;
+    return after - before >= static_cast<int64_t>(kHugePage) ? 1 : 0;
+  };
+  // Probe whole 2 MiB blocks spread over the file (its cache can be part huge, part not).
+  const size_t blocks = size_ / kHugePage;
+  const size_t probes = std::min<size_t>(kProbes, blocks);
+  size_t offset = size_;
+  for (size_t p = 0; p < probes && offset == size_; ++p) {
+    const size_t block_offset = blocks * (2 * p + 1) / (2 * probes) * kHugePage;
+    const int huge = block_is_huge(block_offset);
+    if (huge < 0) return HugePages::kUnsupported;
+    if (huge == 0) offset = block_offset;
+  }
+  if (offset == size_) return HugePages::kAlready;
   const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return HugePages::kUnsupported;
-  // Written back first (a dirty page cannot be dropped), then dropped here and from the cache.
+  // That block written back (a dirty page cannot be dropped) and dropped from the cache: does it
+  // come back huge?
   ::sync_file_range(fd, static_cast<off_t>(offset), static_cast<off_t>(kHugePage),
                     SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
-  ::madvise(const_cast<uint8_t*>(probe), kHugePage, MADV_DONTNEED);
+  ::madvise(const_cast<uint8_t*>(data_) + offset, kHugePage, MADV_DONTNEED);
   ::posix_fadvise(fd, static_cast<off_t>(offset), static_cast<off_t>(kHugePage), POSIX_FADV_DONTNEED);
-  Touch(probe, kHugePage);
-  const bool huge = FilePmdMappedBytes(probe) > 0;
+  const bool huge = block_is_huge(offset) == 1;
   if (huge) {
     // Our own mapping first (a page still mapped here would stay cached), then the cache.
     ::madvise(const_cast<uint8_t*>(data_), size_, MADV_DONTNEED);
     ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-  } else {
-    ::madvise(const_cast<uint8_t*>(probe), kHugePage, MADV_DONTNEED);
   }
+  ::madvise(const_cast<uint8_t*>(data_) + offset, kHugePage, MADV_DONTNEED);
   ::close(fd);
   return huge ? HugePages::kRereading : HugePages::kUnsupported;
 }

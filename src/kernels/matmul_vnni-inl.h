@@ -268,6 +268,9 @@ struct Scratch {
   AlignedBuffer<float> row_scales, row_biases;  // GEMM: [16][groups]
 };
 
+// Largest tile (16 packed rows) whose successor the matrix-vector kernel prefetches into L1.
+inline constexpr size_t kL1PrefetchTileBytes = 16 << 10;
+
 // Tokens per pass of the matrix-vector kernel over one tile (its per-token accumulators).
 inline constexpr size_t kGemvMaxTokens = 8;
 
@@ -378,9 +381,17 @@ void GemvTile(const WeightMatrix& w, const QuantizedActivations& xq, size_t r0, 
       }
     }
   };
+  // Into L1 while two tiles fit there beside the activations; larger tiles (6- and 8-bit rows
+  // of 2048+ columns) into L2, or the prefetched lines evict the ones being read.
+  const bool next_to_l1 = 16 * w.row_bytes <= kL1PrefetchTileBytes;
   auto prefetch_next = [&](size_t set) __attribute__((always_inline)) {
-    for (size_t l = set * lines_per_set; l < std::min(next_lines, (set + 1) * lines_per_set); ++l) {
-      _mm_prefetch(reinterpret_cast<const char*>(next + l * 64), _MM_HINT_T0);
+    const size_t end = std::min(next_lines, (set + 1) * lines_per_set);
+    for (size_t l = set * lines_per_set; l < end; ++l) {
+      if (next_to_l1) {
+        _mm_prefetch(reinterpret_cast<const char*>(next + l * 64), _MM_HINT_T0);
+      } else {
+        _mm_prefetch(reinterpret_cast<const char*>(next + l * 64), _MM_HINT_T1);
+      }
     }
   };
   if (xq.tokens == 1) {
