@@ -81,6 +81,21 @@ Matrix MakeMatrix(int64_t rows, int64_t cols, int bits, int group, uint64_t seed
   return m;
 }
 
+// Copies of one shape (different random contents) totalling ~192 MiB, several times the
+// last-level cache, so that cycling through them reads the weights from DRAM.
+std::vector<Matrix> MatricesBeyondCache(int64_t rows, int64_t cols, int bits, int group) {
+  std::vector<Matrix> mats;
+  mats.push_back(MakeMatrix(rows, cols, bits, group, 1));
+  const size_t copies = std::max<size_t>(1, (size_t{192} << 20) / mats[0].view.StorageBytes());
+  for (size_t c = 1; c < copies; ++c) mats.push_back(MakeMatrix(rows, cols, bits, group, c + 1));
+  return mats;
+}
+
+// Deterministic activations in [-1, 1].
+void FillActivations(AlignedBuffer<float>& x) {
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
+}
+
 // Runs fn() until min_seconds have passed (at least twice); seconds per call.
 template <typename Fn>
 double TimePerCall(double min_seconds, const Fn& fn) {
@@ -166,15 +181,10 @@ void Run(const Options& o) {
     for (int bits : o.bits) {
       const bool router = shape.rows == 32;
       if (router && bits != 8) continue;
-      // Enough copies to exceed the last-level cache several times.
-      Matrix first = MakeMatrix(shape.rows, shape.cols, bits, o.group, 1);
-      const uint64_t bytes = first.view.StorageBytes();
-      const size_t copies = std::max<size_t>(1, (size_t{192} << 20) / bytes);
-      std::vector<Matrix> mats;
-      mats.push_back(std::move(first));
-      for (size_t c = 1; c < copies; ++c) mats.push_back(MakeMatrix(shape.rows, shape.cols, bits, o.group, c + 1));
+      const std::vector<Matrix> mats = MatricesBeyondCache(shape.rows, shape.cols, bits, o.group);
+      const uint64_t bytes = mats[0].view.StorageBytes();
       AlignedBuffer<float> x(static_cast<size_t>(shape.cols)), y(static_cast<size_t>(shape.rows));
-      for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
+      FillActivations(x);
       double gbps[3];
       for (int p = 0; p < 3; ++p) {
         ThreadPool& pool = *pools[p == 0 ? 0 : 1];
@@ -200,15 +210,10 @@ void Run(const Options& o) {
   for (const Shape& shape : kShapes) {
     for (int bits : o.bits) {
       if (shape.rows == 32) continue;
-      Matrix first = MakeMatrix(shape.rows, shape.cols, bits, o.group, 1);
-      const uint64_t bytes = first.view.StorageBytes();
-      const size_t copies = std::max<size_t>(1, (size_t{192} << 20) / bytes);
-      std::vector<Matrix> mats;
-      mats.push_back(std::move(first));
-      for (size_t c = 1; c < copies; ++c) mats.push_back(MakeMatrix(shape.rows, shape.cols, bits, o.group, c + 1));
+      const std::vector<Matrix> mats = MatricesBeyondCache(shape.rows, shape.cols, bits, o.group);
       const size_t kMax = 7;
       AlignedBuffer<float> x(kMax * static_cast<size_t>(shape.cols)), y(kMax * static_cast<size_t>(shape.rows));
-      for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
+      FillActivations(x);
       auto time = [&](size_t tokens) {
         size_t next = 0;
         return TimePerCall(o.min_seconds, [&] {

@@ -133,8 +133,8 @@ MappedFile::HugePages MappedFile::PreferHugePages() const {
   // Whether the block at `offset` is mapped with one 2 MiB entry once touched: 1, 0, or -1 when
   // /proc/self/smaps cannot tell. (Unmapped here first, so the count's change is this block's.)
   auto block_is_huge = [&](size_t offset) {
-    uint8_t* block = const_cast<uint8_t*>(data_) + offset;
-    ::madvise(block, kHugePage, MADV_DONTNEED);
+    const uint8_t* block = data_ + offset;
+    Release(offset, kHugePage);
     const int64_t before = FilePmdMappedBytes(block);
     Touch(block, kHugePage);
     const int64_t after = FilePmdMappedBytes(block);
@@ -158,15 +158,15 @@ MappedFile::HugePages MappedFile::PreferHugePages() const {
   // come back huge?
   ::sync_file_range(fd, static_cast<off_t>(offset), static_cast<off_t>(kHugePage),
                     SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
-  ::madvise(const_cast<uint8_t*>(data_) + offset, kHugePage, MADV_DONTNEED);
+  Release(offset, kHugePage);
   ::posix_fadvise(fd, static_cast<off_t>(offset), static_cast<off_t>(kHugePage), POSIX_FADV_DONTNEED);
   const bool huge = block_is_huge(offset) == 1;
   if (huge) {
     // Our own mapping first (a page still mapped here would stay cached), then the cache.
-    ::madvise(const_cast<uint8_t*>(data_), size_, MADV_DONTNEED);
+    Release(0, size_);
     ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
   }
-  ::madvise(const_cast<uint8_t*>(data_) + offset, kHugePage, MADV_DONTNEED);
+  Release(offset, kHugePage);
   ::close(fd);
   return huge ? HugePages::kRereading : HugePages::kUnsupported;
 }

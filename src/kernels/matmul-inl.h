@@ -239,19 +239,15 @@ void MatMulManyImpl(std::span<const MatMulJob> jobs, ThreadPool& pool, MatMulPat
   const size_t units = state.unit_job.size();
   const int threads = pool.num_threads();
   const size_t chunks = std::min<size_t>(units, static_cast<size_t>(threads) * kChunksPerThread);
-  auto first_unit = [&](size_t chunk) -> size_t {
-    if (chunk >= chunks) return units;
-    const double bound = total * static_cast<double>(chunk) / static_cast<double>(chunks);
-    size_t u = 0;
-    while (u < units) {
-      const double start = u == 0 ? 0.0 : state.unit_end_cost[u - 1];
-      if ((start + state.unit_end_cost[u]) / 2 >= bound) break;
-      ++u;
-    }
-    return u;
-  };
+  // One sweep: the bounds grow with c, so each chunk's first unit is at or after the previous.
   state.chunk_begin.resize(chunks + 1);
-  for (size_t c = 0; c <= chunks; ++c) state.chunk_begin[c] = first_unit(c);
+  size_t u = 0;
+  for (size_t c = 0; c < chunks; ++c) {
+    const double bound = total * static_cast<double>(c) / static_cast<double>(chunks);
+    while (u < units && ((u == 0 ? 0.0 : state.unit_end_cost[u - 1]) + state.unit_end_cost[u]) / 2 < bound) ++u;
+    state.chunk_begin[c] = u;
+  }
+  state.chunk_begin[chunks] = units;
   std::atomic<size_t> next_chunk{0};
   auto work = [&](int) {
     for (size_t c = next_chunk.fetch_add(1, std::memory_order_relaxed); c < chunks;
