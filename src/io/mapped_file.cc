@@ -2,6 +2,8 @@
 #include "io/mapped_file.h"
 
 #include <fcntl.h>
+#include <linux/types.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,7 +13,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <fstream>
+#include <vector>
 
 namespace lfm2 {
 
@@ -114,6 +118,78 @@ bool TransparentHugePagesOff() {
   return !enabled || !std::getline(enabled, text) || text.find("[never]") != std::string::npos;
 }
 
+// PAGEMAP_SCAN (Linux 6.7+; Debian 12's headers predate it, so its ABI is spelled out here):
+// the ranges of a mapping whose pages are in a given category, here mapped by a huge entry.
+struct PageRegion {
+  __u64 start, end, categories;
+};
+struct PageMapScanArg {
+  __u64 size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted,
+      category_mask, category_anyof_mask, return_mask;
+};
+constexpr unsigned long kPageMapScan = _IOWR('f', 16, PageMapScanArg);
+constexpr __u64 kPageIsHuge = 1 << 6;
+
+// Offsets of the whole 2 MiB blocks of [data, data + size) (data 2 MiB aligned) that are in the
+// page cache, at least in part, but not in one 2 MiB folio; nullopt when the kernel cannot tell.
+// Each cached block is touched once (mapped, whole if it is one folio), looked up with one
+// PAGEMAP_SCAN, and unmapped again: uncached blocks are never read.
+std::optional<std::vector<size_t>> CachedSmallBlocks(const uint8_t* data, size_t size) {
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t blocks = size / kHugePage;
+  std::vector<unsigned char> resident((blocks * kHugePage + page - 1) / page);
+  if (blocks == 0 || ::mincore(const_cast<uint8_t*>(data), blocks * kHugePage, resident.data()) != 0) {
+    return std::nullopt;
+  }
+  const size_t pages_per_block = kHugePage / page;
+  std::vector<bool> cached(blocks, false);
+  for (size_t b = 0; b < blocks; ++b) {
+    for (size_t i = 0; i < pages_per_block; ++i) {
+      if (resident[b * pages_per_block + i] & 1) {
+        cached[b] = true;
+        (void)*static_cast<const volatile uint8_t*>(data + b * kHugePage + i * page);
+        break;
+      }
+    }
+  }
+  const int pagemap = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (pagemap < 0) return std::nullopt;
+  std::vector<bool> huge(blocks, false);
+  std::vector<PageRegion> regions(256);
+  bool ok = true;
+  for (__u64 start = reinterpret_cast<uintptr_t>(data), end = start + blocks * kHugePage; start < end;) {
+    PageMapScanArg arg{};
+    arg.size = sizeof(arg);
+    arg.start = start;
+    arg.end = end;
+    arg.vec = reinterpret_cast<uintptr_t>(regions.data());
+    arg.vec_len = regions.size();
+    arg.category_mask = kPageIsHuge;
+    arg.return_mask = kPageIsHuge;
+    const long found = ::ioctl(pagemap, kPageMapScan, &arg);
+    if (found < 0) {
+      ok = false;
+      break;
+    }
+    for (long r = 0; r < found; ++r) {
+      const size_t first = (regions[r].start - reinterpret_cast<uintptr_t>(data)) / kHugePage;
+      const size_t last = (regions[r].end - reinterpret_cast<uintptr_t>(data)) / kHugePage;
+      for (size_t b = first; b < last && b < blocks; ++b) huge[b] = true;
+    }
+    // A full vector ends the walk early; walk_end says where to go on.
+    if (arg.walk_end <= start) break;
+    start = arg.walk_end;
+  }
+  ::close(pagemap);
+  ::madvise(const_cast<uint8_t*>(data), blocks * kHugePage, MADV_DONTNEED);  // unmap again
+  if (!ok) return std::nullopt;
+  std::vector<size_t> small;
+  for (size_t b = 0; b < blocks; ++b) {
+    if (cached[b] && !huge[b]) small.push_back(b * kHugePage);
+  }
+  return small;
+}
+
 // Reads one byte of each 4 KiB page of the block (faulting it in).
 void Touch(const uint8_t* block, size_t bytes) {
   for (size_t offset = 0; offset < bytes; offset += 4096) {
@@ -141,17 +217,25 @@ MappedFile::HugePages MappedFile::PreferHugePages() const {
     if (before < 0 || after < 0) return -1;
     return after - before >= static_cast<int64_t>(kHugePage) ? 1 : 0;
   };
-  // Probe whole 2 MiB blocks spread over the file (its cache can be part huge, part not).
-  const size_t blocks = size_ / kHugePage;
-  const size_t probes = std::min<size_t>(kProbes, blocks);
+  // The cached blocks not in 2 MiB folios: every one where the kernel can list them (a cache can
+  // be part huge, part not: written in small pieces, or partly evicted and read back); else
+  // probes of whole blocks spread over the file, any small one standing for the whole file.
+  const std::optional<std::vector<size_t>> listed = CachedSmallBlocks(data_, size_);
   size_t offset = size_;
-  for (size_t p = 0; p < probes && offset == size_; ++p) {
-    const size_t block_offset = blocks * (2 * p + 1) / (2 * probes) * kHugePage;
-    const int huge = block_is_huge(block_offset);
-    if (huge < 0) return HugePages::kUnsupported;
-    if (huge == 0) offset = block_offset;
+  if (listed.has_value()) {
+    if (listed->empty()) return HugePages::kAlready;
+    offset = listed->front();
+  } else {
+    const size_t blocks = size_ / kHugePage;
+    const size_t probes = std::min<size_t>(kProbes, blocks);
+    for (size_t p = 0; p < probes && offset == size_; ++p) {
+      const size_t block_offset = blocks * (2 * p + 1) / (2 * probes) * kHugePage;
+      const int huge = block_is_huge(block_offset);
+      if (huge < 0) return HugePages::kUnsupported;
+      if (huge == 0) offset = block_offset;
+    }
+    if (offset == size_) return HugePages::kAlready;
   }
-  if (offset == size_) return HugePages::kAlready;
   const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return HugePages::kUnsupported;
   // That block written back (a dirty page cannot be dropped) and dropped from the cache: does it
@@ -161,8 +245,14 @@ MappedFile::HugePages MappedFile::PreferHugePages() const {
   Release(offset, kHugePage);
   ::posix_fadvise(fd, static_cast<off_t>(offset), static_cast<off_t>(kHugePage), POSIX_FADV_DONTNEED);
   const bool huge = block_is_huge(offset) == 1;
-  if (huge) {
-    // Our own mapping first (a page still mapped here would stay cached), then the cache.
+  if (huge && listed.has_value()) {
+    // Just the listed blocks: our own mapping first (a page still mapped here would stay
+    // cached), then the cache.
+    for (const size_t block : *listed) {
+      Release(block, kHugePage);
+      ::posix_fadvise(fd, static_cast<off_t>(block), static_cast<off_t>(kHugePage), POSIX_FADV_DONTNEED);
+    }
+  } else if (huge) {
     Release(0, size_);
     ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
   }

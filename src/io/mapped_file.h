@@ -26,12 +26,14 @@ class MappedFile {
   // folios, which the kernel maps with one page-table entry each (far fewer TLB misses: full-size
   // decode measured 24-28 -> 35-44 tok/s). Readahead through a MADV_HUGEPAGE mapping creates such
   // folios on kernels whose filesystem supports large folios; but a file that is already cached -
-  // just downloaded or generated - sits in 4 KiB pages until it is evicted. PreferHugePages marks
-  // the mapping MADV_HUGEPAGE and probes one 2 MiB block: if it is not mapped huge, it drops that
-  // block from the page cache and touches it again; if it then comes back huge, it drops the whole
-  // file's (clean, unshared) cache pages, so that they are read back in 2 MiB folios as the model
-  // touches them (one read of the file from disk, once). Files under 8 MiB, kernels with
-  // transparent huge pages off, and LFM2_HUGE_PAGES=0 in the environment leave it alone.
+  // just downloaded or generated, or partly evicted and read back - can sit in 4 KiB pages.
+  // PreferHugePages marks the mapping MADV_HUGEPAGE and finds the cached 2 MiB blocks that are
+  // not one folio: all of them where the kernel can list them (mincore, one touch per cached
+  // block, PAGEMAP_SCAN; Linux 6.7+), else by probing 8 blocks spread over the file. It drops one
+  // such block from the page cache and touches it again; if it comes back huge, it drops the
+  // others (or, after probing, the whole file) too, so that they are read back in 2 MiB folios as
+  // the model touches them. Files under 8 MiB, kernels with transparent huge pages off, and
+  // LFM2_HUGE_PAGES=0 in the environment leave it alone.
   enum class HugePages { kNotTried, kAlready, kRereading, kUnsupported };
   HugePages PreferHugePages() const;
 
