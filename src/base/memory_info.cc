@@ -1,4 +1,4 @@
-// base/memory_info.cc - /proc/self/status parsing.
+// base/memory_info.cc - /proc/self/status, smaps_rollup and /proc/meminfo parsing.
 #include "base/memory_info.h"
 
 #include <chrono>
@@ -27,6 +27,7 @@ uint64_t StatusField(const char* field, const char* path = "/proc/self/status") 
 
 uint64_t CurrentRssBytes() { return StatusField("VmRSS"); }
 uint64_t PeakRssBytes() { return StatusField("VmHWM"); }
+uint64_t FilePmdMappedBytes() { return StatusField("FilePmdMapped", "/proc/self/smaps_rollup"); }
 uint64_t AvailableMemoryBytes() { return StatusField("MemAvailable", "/proc/meminfo"); }
 
 double NowSeconds() {

@@ -1,5 +1,5 @@
-// base/memory_info.h - this process's memory as the kernel counts it (Linux /proc/self/status),
-// for reports (`inspect`, `generate --verbose`, `bench`) and the RAM-budget checks.
+// base/memory_info.h - this process's memory as the kernel counts it (Linux /proc/self/status and
+// smaps_rollup), for reports (`inspect`, `generate --verbose`, `bench`) and the RAM-budget checks.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,10 @@ namespace lfm2 {
 // Resident set size now (VmRSS) and its peak so far (VmHWM), in bytes; 0 when unavailable.
 uint64_t CurrentRssBytes();
 uint64_t PeakRssBytes();
+
+// Bytes of file-backed memory this process maps with 2 MiB entries (FilePmdMapped from
+// /proc/self/smaps_rollup: weights in huge page-cache folios); 0 when unavailable.
+uint64_t FilePmdMappedBytes();
 
 // MemAvailable from /proc/meminfo in bytes (what can be allocated without swapping); 0 when
 // unavailable.
