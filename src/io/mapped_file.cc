@@ -132,8 +132,8 @@ constexpr __u64 kPageIsHuge = 1 << 6;
 
 // Offsets of the whole 2 MiB blocks of [data, data + size) (data 2 MiB aligned) that are in the
 // page cache, at least in part, but not in one 2 MiB folio; nullopt when the kernel cannot tell.
-// Each cached block is touched once (mapped, whole if it is one folio), looked up with one
-// PAGEMAP_SCAN, and unmapped again: uncached blocks are never read.
+// Each cached block is touched once (mapped, whole if it is one folio) and looked up with one
+// PAGEMAP_SCAN; the caller unmaps them again. Uncached blocks are never read.
 std::optional<std::vector<size_t>> CachedSmallBlocks(const uint8_t* data, size_t size) {
   const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   const size_t blocks = size / kHugePage;
@@ -181,7 +181,6 @@ std::optional<std::vector<size_t>> CachedSmallBlocks(const uint8_t* data, size_t
     start = arg.walk_end;
   }
   ::close(pagemap);
-  ::madvise(const_cast<uint8_t*>(data), blocks * kHugePage, MADV_DONTNEED);  // unmap again
   if (!ok) return std::nullopt;
   std::vector<size_t> small;
   for (size_t b = 0; b < blocks; ++b) {
@@ -221,6 +220,7 @@ MappedFile::HugePages MappedFile::PreferHugePages() const {
   // be part huge, part not: written in small pieces, or partly evicted and read back); else
   // probes of whole blocks spread over the file, any small one standing for the whole file.
   const std::optional<std::vector<size_t>> listed = CachedSmallBlocks(data_, size_);
+  Release(0, size_);  // the blocks it touched
   size_t offset = size_;
   if (listed.has_value()) {
     if (listed->empty()) return HugePages::kAlready;
