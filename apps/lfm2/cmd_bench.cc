@@ -160,8 +160,10 @@ int RunBench(int argc, char** argv) {
   for (const std::string& file : (*model)->store().tensors().file_paths()) {
     file_bytes += std::filesystem::file_size(file);
   }
-  // The weights still mapped: how much of them sits in 2 MiB pages (docs/performance.md).
-  const uint64_t huge_bytes = std::min<uint64_t>(FilePmdMappedBytes(), file_bytes);
+  // How much of the weights sits in 2 MiB pages (docs/performance.md): the file mapping's, plus
+  // the tiled copy's (anonymous memory) when the model is tiled.
+  const uint64_t huge_bytes = std::min<uint64_t>(
+      FilePmdMappedBytes() + ((*model)->tiled() ? AnonHugePagesBytes() : 0), file_bytes);
   int64_t params = 0;
   ForEachTensor(c, TensorNaming::Detect(c, (*model)->store()), nullptr,
                 [&](const TensorSpec& spec, TensorSlot) { params += spec.parameters(); });
@@ -213,6 +215,7 @@ int RunBench(int argc, char** argv) {
                          {"peak_rss_bytes", peak_rss},
                          {"load_ms", load_ms},
                          {"huge_page_bytes", huge_bytes},
+                         {"tiled", (*model)->tiled()},
                          {"precise", precise}});
     }
     std::printf("%s\n", records.dump(2).c_str());
@@ -225,10 +228,10 @@ int RunBench(int argc, char** argv) {
                 file_bytes / 1073741824.0, params / 1e9, kernels::ActiveTargetName(),
                 (long long)threads, test.name.c_str(), test.MeanRate(), test.StddevRate());
   }
-  std::printf("\nload %.0f ms, peak RSS %.1f MB (checkpoint %.1f MB, %.0f%% of it mapped in 2 MiB pages)%s\n",
+  std::printf("\nload %.0f ms, peak RSS %.1f MB (checkpoint %.1f MB, %.0f%% of it in 2 MiB pages%s)%s\n",
               load_ms, peak_rss / 1e6, file_bytes / 1e6,
               file_bytes > 0 ? 100.0 * static_cast<double>(huge_bytes) / static_cast<double>(file_bytes) : 0.0,
-              precise ? ", precise path" : "");
+              (*model)->tiled() ? ", tiled" : "", precise ? ", precise path" : "");
   return kExitOk;
 }
 

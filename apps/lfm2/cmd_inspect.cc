@@ -44,7 +44,8 @@ int RunInspect(int argc, char** argv) {
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
 
   const double load_start = NowSeconds();
-  auto model = Lfm2Model::Load(model_dir);
+  // Nothing is computed: the weights stay in the file mapping (no tiled copy).
+  auto model = Lfm2Model::Load(model_dir, /*tile=*/false);
   if (!model.ok()) return ReportError(model.status());
   const double load_seconds = NowSeconds() - load_start;
   const uint64_t rss_after_load = CurrentRssBytes();

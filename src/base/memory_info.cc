@@ -28,6 +28,7 @@ uint64_t StatusField(const char* field, const char* path = "/proc/self/status") 
 uint64_t CurrentRssBytes() { return StatusField("VmRSS"); }
 uint64_t PeakRssBytes() { return StatusField("VmHWM"); }
 uint64_t FilePmdMappedBytes() { return StatusField("FilePmdMapped", "/proc/self/smaps_rollup"); }
+uint64_t AnonHugePagesBytes() { return StatusField("AnonHugePages", "/proc/self/smaps_rollup"); }
 uint64_t AvailableMemoryBytes() { return StatusField("MemAvailable", "/proc/meminfo"); }
 
 double NowSeconds() {

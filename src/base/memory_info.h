@@ -13,6 +13,9 @@ uint64_t PeakRssBytes();
 // Bytes of file-backed memory this process maps with 2 MiB entries (FilePmdMapped from
 // /proc/self/smaps_rollup: weights in huge page-cache folios); 0 when unavailable.
 uint64_t FilePmdMappedBytes();
+// Bytes of anonymous memory in 2 MiB pages (AnonHugePages from /proc/self/smaps_rollup: the
+// tiled weights, among others); 0 when unavailable.
+uint64_t AnonHugePagesBytes();
 
 // MemAvailable from /proc/meminfo in bytes (what can be allocated without swapping); 0 when
 // unavailable.

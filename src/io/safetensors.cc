@@ -201,14 +201,15 @@ StatusOr<std::vector<TensorInfo>> SafetensorsFile::ParseHeader(
   return tensors;
 }
 
-StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string& path) {
+StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string& path,
+                                                                 bool prefer_huge_pages) {
   auto file = std::make_unique<SafetensorsFile>();
   LFM2_ASSIGN_OR_RETURN(file->file_, MappedFile::Open(path));
   LFM2_ASSIGN_OR_RETURN(file->tensors_,
                         ParseHeader(std::span<const uint8_t>(file->file_->data(), file->file_->size()),
                                     path, &file->metadata_));
   for (TensorInfo& tensor : file->tensors_) tensor.file = file->file_.get();
-  file->file_->PreferHugePages();
+  if (prefer_huge_pages) file->file_->PreferHugePages();
   return file;
 }
 
@@ -229,7 +230,8 @@ uint64_t SafetensorsSet::total_bytes() const {
   return total;
 }
 
-StatusOr<std::unique_ptr<SafetensorsSet>> SafetensorsSet::OpenDirectory(const std::string& dir) {
+StatusOr<std::unique_ptr<SafetensorsSet>> SafetensorsSet::OpenDirectory(const std::string& dir,
+                                                                        bool prefer_huge_pages) {
   namespace fs = std::filesystem;
   std::error_code error;
   if (!fs::is_directory(dir, error)) {
@@ -280,7 +282,7 @@ StatusOr<std::unique_ptr<SafetensorsSet>> SafetensorsSet::OpenDirectory(const st
   }
 
   for (const std::string& shard : shard_names) {
-    LFM2_ASSIGN_OR_RETURN(auto file, SafetensorsFile::Open((fs::path(dir) / shard).string()));
+    LFM2_ASSIGN_OR_RETURN(auto file, SafetensorsFile::Open((fs::path(dir) / shard).string(), prefer_huge_pages));
     for (const TensorInfo& tensor : file->tensors()) {
       auto [it, inserted] = set->tensors_.emplace(tensor.name, tensor);
       if (!inserted) {

@@ -51,8 +51,11 @@ class SafetensorsFile {
   // Header size limit, as in the reference reader.
   static constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
-  // Maps and validates `path`. Errors name the file and the offending tensor/field.
-  static StatusOr<std::unique_ptr<SafetensorsFile>> Open(const std::string& path);
+  // Maps and validates `path`. Errors name the file and the offending tensor/field. With
+  // prefer_huge_pages, asks for the weights in 2 MiB page-cache folios (MappedFile::PreferHugePages);
+  // pointless when the tensors are about to be copied out (the tiled layout).
+  static StatusOr<std::unique_ptr<SafetensorsFile>> Open(const std::string& path,
+                                                         bool prefer_huge_pages = true);
   // Validates an in-memory image (used by Open and by the fuzzer); `bytes` must outlive the
   // returned tensors.
   static StatusOr<std::vector<TensorInfo>> ParseHeader(std::span<const uint8_t> bytes,
@@ -74,7 +77,8 @@ class SafetensorsFile {
 // exists, otherwise every *.safetensors file in the directory. Names are unique across shards.
 class SafetensorsSet {
  public:
-  static StatusOr<std::unique_ptr<SafetensorsSet>> OpenDirectory(const std::string& dir);
+  static StatusOr<std::unique_ptr<SafetensorsSet>> OpenDirectory(const std::string& dir,
+                                                                  bool prefer_huge_pages = true);
 
   // nullptr when absent.
   const TensorInfo* Find(std::string_view name) const;

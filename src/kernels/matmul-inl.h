@@ -23,6 +23,7 @@
 #include "kernels/matmul_vnni-inl.h"
 #include "kernels/ops-inl.h"
 #include "kernels/quant.h"
+#include "kernels/tiled.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace lfm2::kernels {
@@ -80,11 +81,17 @@ inline void FastRows(const MatMulJob& job, Kernel kernel, const QuantizedActivat
                      size_t begin, size_t end) {
 #if HWY_TARGET == HWY_AVX3_DL && !defined(__clang__)
   thread_local vnni::Scratch scratch;
-  vnni::PrefetchRows(*job.w, begin, kTileRows);  // later tiles prefetch their successor
-  const vnni::TileFn tile =
-      kernel == Kernel::kGemm
-          ? vnni::SelectTile<vnni::PickGemm>(job.w->quant.bits, job.w->quant.group_size)
-          : vnni::SelectTile<vnni::PickGemv>(job.w->quant.bits, job.w->quant.group_size);
+  const int bits = job.w->quant.bits, group = job.w->quant.group_size;
+  vnni::TileFn tile;
+  if (job.w->tiles != nullptr) {
+    vnni::PrefetchTile(*job.w, begin, 64);  // later tiles prefetch their successor
+    tile = kernel == Kernel::kGemm ? vnni::SelectTile<vnni::PickGemmTiled>(bits, group)
+                                   : vnni::SelectTile<vnni::PickGemvTiled>(bits, group);
+  } else {
+    vnni::PrefetchRows(*job.w, begin, kTileRows);
+    tile = kernel == Kernel::kGemm ? vnni::SelectTile<vnni::PickGemm>(bits, group)
+                                   : vnni::SelectTile<vnni::PickGemv>(bits, group);
+  }
   for (size_t r = begin; r < end; r += kTileRows) {
     tile(*job.w, xq, r, std::min(kTileRows, end - r), job.y, job.y_stride, scratch);
   }
@@ -130,7 +137,10 @@ inline int AddActivation(CallState& state, const MatMulJob& job, Kernel kernel) 
   const size_t group_size = static_cast<size_t>(job.w->quant.group_size);
   size_t set_groups = 1;
 #if HWY_TARGET == HWY_AVX3_DL && !defined(__clang__)
-  if (kernel == Kernel::kGemv) set_groups = vnni::SetGroups(job.w->quant.bits, job.w->quant.group_size);
+  // The tiled layout's kernel reads the activations in natural order.
+  if (kernel == Kernel::kGemv && job.w->tiles == nullptr) {
+    set_groups = vnni::SetGroups(job.w->quant.bits, job.w->quant.group_size);
+  }
 #endif
   for (size_t i = 0; i < state.activations.size(); ++i) {
     const Activation& a = state.activations[i];
@@ -286,6 +296,24 @@ void MatMulManyImpl(std::span<const MatMulJob> jobs, ThreadPool& pool, MatMulPat
     return;
   }
   pool.RunOnAll(work);
+}
+
+// kernels/tiled.h TileRows for this target.
+inline void TileRowsImpl(const WeightMatrix& w, size_t tile_begin, size_t tile_end, uint8_t* tiles) {
+#if HWY_TARGET == HWY_AVX3_DL && !defined(__clang__)
+  vnni::TileRowsVector(w, tile_begin, tile_end, tiles);
+#else
+  TileRowsScalar(w, tile_begin, tile_end, tiles);
+#endif
+}
+
+// Whether this target's fast path runs on the tiled layout natively.
+inline bool PrefersTiledImpl() {
+#if HWY_TARGET == HWY_AVX3_DL && !defined(__clang__)
+  return true;
+#else
+  return false;
+#endif
 }
 
 }  // namespace HWY_NAMESPACE

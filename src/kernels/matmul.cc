@@ -14,11 +14,20 @@
 
 #if HWY_ONCE
 #include "kernels/matmul.h"
+#include "kernels/tiled.h"
 
 namespace lfm2::kernels {
 
 HWY_EXPORT(MatMulManyImpl);
 HWY_EXPORT(QuantizeTokens);
+HWY_EXPORT(TileRowsImpl);
+HWY_EXPORT(PrefersTiledImpl);
+
+void TileRows(const WeightMatrix& w, size_t tile_begin, size_t tile_end, uint8_t* tiles) {
+  HWY_DYNAMIC_DISPATCH(TileRowsImpl)(w, tile_begin, tile_end, tiles);
+}
+
+bool PrefersTiledLayout() { return HWY_DYNAMIC_DISPATCH(PrefersTiledImpl)(); }
 
 void QuantizeActivations(const float* x, size_t x_stride, const QuantizedActivations& out) {
   const size_t units =

@@ -17,6 +17,7 @@
 
 #include "hwy/highway.h"
 #include "kernels/act_quant.h"
+#include "kernels/tiled.h"
 #include "weights/dtype.h"
 #include "weights/weight_store.h"
 
@@ -230,11 +231,21 @@ inline void FastTilePortable(const WeightMatrix& w, const QuantizedActivations& 
   }
   for (size_t i = 0; i < n; ++i) {
     const size_t r = r0 + i;
-    UnpackRowCodes(w.data + r * w.row_bytes, bits, cols, s.codes.data() + i * cols);
     float* scales = &s.scales[i * groups];
     float* biases = &s.biases[i * groups];
-    RowToFloat(w.scale_dtype, w.scales + r * w.scale_row_bytes, groups, scales);
-    RowToFloat(w.scale_dtype, w.biases + r * w.scale_row_bytes, groups, biases);
+    if (w.tiles != nullptr) {
+      // The AVX3_DL layout (kernels/tiled.h) read element by element: only when a lower target is
+      // forced on a model tiled for AVX3_DL (tests).
+      RowCodes(w, static_cast<int64_t>(r), s.codes.data() + i * cols);
+      for (size_t g = 0; g < groups; ++g) {
+        scales[g] = RowScale(w, static_cast<int64_t>(r), static_cast<int64_t>(g));
+        biases[g] = RowBias(w, static_cast<int64_t>(r), static_cast<int64_t>(g));
+      }
+    } else {
+      UnpackRowCodes(w.data + r * w.row_bytes, bits, cols, s.codes.data() + i * cols);
+      RowToFloat(w.scale_dtype, w.scales + r * w.scale_row_bytes, groups, scales);
+      RowToFloat(w.scale_dtype, w.biases + r * w.scale_row_bytes, groups, biases);
+    }
     for (size_t g = 0; g < groups; ++g) biases[g] = std::fma(center, scales[g], biases[g]);
   }
   for (size_t t = 0; t < xq.tokens; ++t) {

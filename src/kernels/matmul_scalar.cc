@@ -6,6 +6,7 @@
 #include "kernels/act_quant.h"
 #include "kernels/matmul.h"
 #include "kernels/quant.h"
+#include "kernels/tiled.h"
 #include "weights/dtype.h"
 
 namespace lfm2::kernels::scalar {
@@ -40,9 +41,7 @@ void MatMulFast(const WeightMatrix& w, const float* x, size_t x_stride, size_t n
     QuantizeActivationRow(x + t * x_stride, cols, group_size, hi.data(), lo.data(), scale.data(),
                           sum.data(), qsum.data());
     for (int64_t r = 0; r < w.rows; ++r) {
-      UnpackRow(w.data + r * w.row_bytes, w.quant.bits, w.cols, codes.data());
-      const uint8_t* scales = w.scales + r * w.scale_row_bytes;
-      const uint8_t* biases = w.biases + r * w.scale_row_bytes;
+      RowCodes(w, r, codes.data());
       const int32_t center = 1 << (w.quant.bits - 1);
       float acc = 0.0f;
       for (size_t g = 0; g < groups; ++g) {
@@ -50,8 +49,8 @@ void MatMulFast(const WeightMatrix& w, const float* x, size_t x_stride, size_t n
         for (size_t k = g * group_size; k < (g + 1) * group_size; ++k) {
           dot += (codes[k] - center) * (256 * hi[k] + lo[k]);
         }
-        const float s = LoadAsFloat(w.scale_dtype, scales, g);
-        const float b = std::fma(static_cast<float>(center), s, LoadAsFloat(w.scale_dtype, biases, g));
+        const float s = RowScale(w, r, static_cast<int64_t>(g));
+        const float b = std::fma(static_cast<float>(center), s, RowBias(w, r, static_cast<int64_t>(g)));
         acc = std::fma(static_cast<float>(dot), s * scale[g], acc);
         acc = std::fma(b, sum[g], acc);
       }

@@ -1,6 +1,9 @@
 // kernels/quant.cc - scalar unpacking and dequantization of MLX affine rows.
 #include "kernels/quant.h"
 
+#include <vector>
+
+#include "kernels/tiled.h"
 #include "weights/dtype.h"
 
 namespace lfm2::kernels {
@@ -15,6 +18,19 @@ void UnpackRow(const uint8_t* row, int bits, int64_t count, uint8_t* out) {
 }
 
 void DequantizeRow(const WeightMatrix& w, int64_t r, float* out) {
+  if (w.tiles != nullptr) {
+    thread_local std::vector<uint8_t> codes;
+    codes.resize(static_cast<size_t>(w.cols));
+    RowCodes(w, r, codes.data());
+    const int64_t group_size = w.quant.group_size;
+    for (int64_t g = 0; g < w.cols / group_size; ++g) {
+      const float scale = RowScale(w, r, g), bias = RowBias(w, r, g);
+      for (int64_t k = g * group_size; k < (g + 1) * group_size; ++k) {
+        out[k] = scale * static_cast<float>(codes[k]) + bias;
+      }
+    }
+    return;
+  }
   const uint8_t* row = w.data + static_cast<size_t>(r) * w.row_bytes;
   if (!w.quantized()) {
     ConvertToFloat(w.dtype, row, static_cast<size_t>(w.cols), out);

@@ -9,6 +9,7 @@
 
 #include "kernels/ops.h"
 #include "kernels/quant.h"
+#include "model/tiling.h"
 
 namespace lfm2 {
 namespace {
@@ -32,11 +33,17 @@ void RmsNormRows(const float* in, const float* weight, int64_t rows, int64_t wid
 
 }  // namespace
 
-StatusOr<std::unique_ptr<Lfm2Model>> Lfm2Model::Load(const std::string& dir) {
+StatusOr<std::unique_ptr<Lfm2Model>> Lfm2Model::Load(const std::string& dir, bool tile_if_wanted) {
   auto model = std::unique_ptr<Lfm2Model>(new Lfm2Model());
   LFM2_ASSIGN_OR_RETURN(model->config_, ModelConfig::FromDirectory(dir));
-  LFM2_ASSIGN_OR_RETURN(model->store_, WeightStore::Open(dir, model->config_.quantization));
+  const bool tile = tile_if_wanted && TilingWanted();
+  LFM2_ASSIGN_OR_RETURN(model->store_, WeightStore::Open(dir, model->config_.quantization,
+                                                         /*prefer_huge_pages=*/!tile));
   LFM2_ASSIGN_OR_RETURN(model->weights_, BindWeights(model->config_, *model->store_));
+  if (tile) {
+    LFM2_ASSIGN_OR_RETURN(model->tiles_,
+                          TileWeights(model->weights_, *model->store_, ThreadPool::HardwareThreads()));
+  }
   return model;
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "base/thread_pool.h"
+#include "io/anonymous_memory.h"
 #include "kernels/matmul.h"
 #include "model/config.h"
 #include "model/state.h"
@@ -30,8 +31,13 @@ struct ForwardChunk {
 class Lfm2Model {
  public:
   // Reads DIR/config.json (+ generation_config.json), maps the safetensors files and binds every
-  // tensor, validating names, shapes, dtypes and quantization against the config.
-  static StatusOr<std::unique_ptr<Lfm2Model>> Load(const std::string& dir);
+  // tensor, validating names, shapes, dtypes and quantization against the config. When the CPU's
+  // fast path reads the tiled layout natively (model/tiling.h TilingWanted), the quantized
+  // matrices are then copied into it on all hardware threads (the file pages released).
+  // tile = false keeps every matrix in the file mapping (for `inspect`, which computes nothing).
+  static StatusOr<std::unique_ptr<Lfm2Model>> Load(const std::string& dir, bool tile = true);
+  // Whether the quantized matrices are in the tiled layout.
+  bool tiled() const { return tiles_.data() != nullptr; }
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
@@ -61,6 +67,7 @@ class Lfm2Model {
 
   ModelConfig config_;
   std::unique_ptr<WeightStore> store_;
+  AnonymousMemory tiles_;  // the tiled matrices (model/tiling.h), when tiled
   ModelWeights weights_;
 };
 

@@ -7,10 +7,13 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "base/aligned_buffer.h"
 #include "model/state.h"
+#include "model/tiling.h"
 #include "model/workspace.h"
+#include "weights/dtype.h"
 
 namespace lfm2 {
 namespace {
@@ -25,6 +28,23 @@ uint64_t VectorCopyBytes(const TensorSpec& spec) {
 
 int CountTensors(const TensorSpec& spec, bool quantized) {
   return spec.kind == TensorSpec::Kind::kVector ? 1 : (quantized ? 3 : 1);
+}
+
+}  // namespace
+
+namespace {
+
+// Zero rows the tiled layout adds to the matrix of `spec` when this process tiles it.
+uint64_t TilePaddingBytes(const TensorSpec& spec, const std::optional<QuantSpec>& quant, uint64_t scale_bytes) {
+  if (!quant || !TilingWanted() || !TiledTensor(spec)) return 0;
+  const int bits = quant->bits, group = quant->group_size;
+  const bool tileable = (bits == 2 || bits == 3 || bits == 4 || bits == 5 || bits == 6 || bits == 8) &&
+                        (group == 32 || group == 64 || group == 128) && spec.cols % group == 0;
+  if (!tileable) return 0;
+  const uint64_t rows = static_cast<uint64_t>(spec.rows), cols = static_cast<uint64_t>(spec.cols);
+  const uint64_t padding = (rows + 15) / 16 * 16 - rows;
+  return static_cast<uint64_t>(std::max<int64_t>(spec.experts, 1)) * padding *
+         (cols * static_cast<uint64_t>(bits) / 8 + 2 * (cols / static_cast<uint64_t>(group)) * scale_bytes);
 }
 
 }  // namespace
@@ -55,6 +75,10 @@ WeightInventory InventoryFromFiles(const ModelConfig& config, const WeightStore&
                     }
                   }
                   inventory.header_bytes += kHeaderBytesPerTensor * tensors;
+                  if (const TensorInfo* scales = files.Find(spec.name + ".scales")) {
+                    inventory.tile_padding_bytes += TilePaddingBytes(
+                        spec, config.quantization.ForModule(spec.name), DTypeBits(scales->dtype) / 8);
+                  }
                 });
   return inventory;
 }
@@ -83,6 +107,7 @@ WeightInventory InventoryFromConfig(const ModelConfig& config, int float_bytes,
                     group += matrices * rows * cols * float_bytes;
                   }
                   inventory.header_bytes += kHeaderBytesPerTensor * CountTensors(spec, quant.has_value());
+                  inventory.tile_padding_bytes += TilePaddingBytes(spec, quant, static_cast<uint64_t>(float_bytes));
                 });
   return inventory;
 }
@@ -116,7 +141,12 @@ Plan MakePlan(const ModelConfig& c, const WeightInventory& w, const PlanRequest&
   for (int g = 0; g < kNumTensorGroups; ++g) {
     if (w.group_bytes[g] == 0) continue;
     add(StrCat("weights.", TensorGroupName(static_cast<TensorGroup>(g))), w.group_bytes[g],
-        "mapped from the safetensors files");
+        TilingWanted() ? "quantized matrices copied to the tiled layout at load (file pages released), "
+                         "the rest mapped from the safetensors files"
+                       : "mapped from the safetensors files");
+  }
+  if (w.tile_padding_bytes > 0) {
+    add("weights.tile_padding", w.tile_padding_bytes, "zero rows of the tiled layout (16-row tiles)");
   }
   add("weights.headers", w.header_bytes, "safetensors headers, mapped");
   add("weights.f32_copies", w.float_copy_bytes, "norms, conv kernels, biases converted to f32 at load");

@@ -26,6 +26,9 @@ struct WeightInventory {
   uint64_t group_bytes[kNumTensorGroups] = {};  // mapped tensor data per TensorGroup
   uint64_t header_bytes = 0;                     // safetensors headers (mapped, read at load)
   uint64_t float_copy_bytes = 0;                 // f32 copies of vector tensors (anonymous)
+  // The tiled layout's zero rows (model/tiling.h: matrices padded to 16 rows), when the loader
+  // tiles on this CPU; the tiled copies replace the file pages otherwise.
+  uint64_t tile_padding_bytes = 0;
   uint64_t total_tensor_bytes() const;
 };
 

@@ -35,6 +35,10 @@ uint64_t WeightMatrix::StorageBytes() const {
 WeightMatrix ExpertStack::Expert(int64_t e) const {
   LFM2_DCHECK(e >= 0 && e < num_experts);
   WeightMatrix m = first;
+  if (m.tiles != nullptr) {
+    m.tiles += e * tiles_stride;
+    return m;
+  }
   m.data += e * data_stride;
   if (m.quantized()) {
     m.scales += e * scale_stride;
@@ -44,9 +48,10 @@ WeightMatrix ExpertStack::Expert(int64_t e) const {
 }
 
 StatusOr<std::unique_ptr<WeightStore>> WeightStore::Open(const std::string& dir,
-                                                         const QuantizationConfig& quantization) {
+                                                         const QuantizationConfig& quantization,
+                                                         bool prefer_huge_pages) {
   auto store = std::unique_ptr<WeightStore>(new WeightStore());
-  LFM2_ASSIGN_OR_RETURN(store->tensors_, SafetensorsSet::OpenDirectory(dir));
+  LFM2_ASSIGN_OR_RETURN(store->tensors_, SafetensorsSet::OpenDirectory(dir, prefer_huge_pages));
   store->quantization_ = quantization;
   return store;
 }
@@ -175,6 +180,16 @@ Status WeightStore::CheckAllUsed() const {
     }
   }
   return Status::Ok();
+}
+
+void WeightStore::Release(const uint8_t* begin, size_t length) const {
+  for (const auto& file : tensors_->files()) {
+    const MappedFile& mapped = file->file();
+    if (begin >= mapped.data() && begin < mapped.data() + mapped.size()) {
+      mapped.Release(static_cast<size_t>(begin - mapped.data()), length);
+      return;
+    }
+  }
 }
 
 }  // namespace lfm2

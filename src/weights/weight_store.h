@@ -35,6 +35,10 @@ struct WeightMatrix {
   const uint8_t* biases = nullptr;  // [rows, cols / group_size]
   DType scale_dtype = DType::kF32;
   size_t scale_row_bytes = 0;
+  // When non-null, the quantized matrix lives here in the kernels' tiled layout
+  // (kernels/tiled.h) instead: data, scales and biases are then null, and row_bytes and
+  // scale_row_bytes keep describing the file layout's sizes.
+  const uint8_t* tiles = nullptr;
 
   bool quantized() const { return quant.bits != 0; }
   // Bytes of the packed/float weights plus scales and biases.
@@ -47,6 +51,7 @@ struct ExpertStack {
   WeightMatrix first;        // expert 0
   size_t data_stride = 0;    // bytes between experts' weights
   size_t scale_stride = 0;   // bytes between experts' scales (and biases)
+  size_t tiles_stride = 0;   // bytes between experts' tiles (when first.tiles is set)
 
   WeightMatrix Expert(int64_t e) const;
   uint64_t StorageBytes() const { return first.StorageBytes() * num_experts; }
@@ -54,8 +59,10 @@ struct ExpertStack {
 
 class WeightStore {
  public:
+  // prefer_huge_pages: see SafetensorsFile::Open.
   static StatusOr<std::unique_ptr<WeightStore>> Open(const std::string& dir,
-                                                     const QuantizationConfig& quantization);
+                                                     const QuantizationConfig& quantization,
+                                                     bool prefer_huge_pages = true);
 
   // The weight of module `path` with shape [rows, cols]; `why` says where the expected shape
   // comes from ("hidden_size=2048") for error messages.
@@ -77,6 +84,10 @@ class WeightStore {
   Status CheckAllUsed() const;
 
   const SafetensorsSet& tensors() const { return *tensors_; }
+  // Drops the whole pages of [begin, begin + length) - bytes of one mapped file - from this
+  // process's resident set (MappedFile::Release); for tensors copied elsewhere. No-op for
+  // addresses outside the files.
+  void Release(const uint8_t* begin, size_t length) const;
   const QuantizationConfig& quantization() const { return quantization_; }
 
  private:

@@ -25,8 +25,9 @@ def check(ok, what):
         failures.append(what)
 
 
-def run(*args):
-    return subprocess.run([LFM2, "bench"] + list(args), capture_output=True, text=True, timeout=600)
+def run(*args, env=None):
+    return subprocess.run([LFM2, "bench"] + list(args), capture_output=True, text=True, timeout=600,
+                          env=env)
 
 
 def main():
@@ -57,7 +58,7 @@ def main():
             name = f"pp{n_prompt}" if n_prompt else f"tg{n_gen}"
             for field in ("n_prompt", "n_gen", "n_depth", "n_threads", "avg_ts", "stddev_ts", "avg_ns",
                           "stddev_ns", "samples_ts", "samples_ns", "model_size", "model_n_params",
-                          "peak_rss_bytes", "load_ms", "huge_page_bytes"):
+                          "peak_rss_bytes", "load_ms", "huge_page_bytes", "tiled"):
                 check(field in record, f"{name}: field {field}")
             if failures:
                 continue
@@ -74,6 +75,15 @@ def main():
             check(0 < record["peak_rss_bytes"] and 0 <= record["load_ms"],
                   f"{name}: peak RSS and load time reported")
             check(0 <= record["huge_page_bytes"] <= file_bytes, f"{name}: huge_page_bytes within the files")
+            check(isinstance(record["tiled"], bool), f"{name}: tiled is true or false")
+
+        # LFM2_TILED=0 keeps the weights in the file mapping; the speeds are still measured.
+        untiled = run("--model", model, "-p", "0", "-n", "4", "-r", "1", "--json",
+                      env=dict(os.environ, LFM2_TILED="0"))
+        check(untiled.returncode == 0, "LFM2_TILED=0 exits 0")
+        if untiled.returncode == 0:
+            record = json.loads(untiled.stdout)[0]
+            check(record["tiled"] is False and record["avg_ts"] > 0, "LFM2_TILED=0: not tiled, measured")
 
         depth = run("--model", model, "-p", "8", "-n", "4", "-d", "0,12", "-r", "1", "--json")
         check(depth.returncode == 0, "-d 0,12 exits 0")

@@ -7,6 +7,7 @@
 
 #include "io/json.h"
 #include "model/model_util.h"
+#include "model/tiling.h"
 
 namespace lfm2 {
 namespace {
@@ -100,6 +101,25 @@ TEST_P(GoldenTest, ThreadCountDoesNotChangeBits) {
     two.threads = 2;
     one.chunks = two.chunks = {33};
     EXPECT_EQ(RunSequence(*model_, tokens_, one), RunSequence(*model_, tokens_, two));
+  }
+}
+
+// The tiled layout (model/tiling.h) changes where the weights live, not one bit of the results:
+// the same model loaded with and without it gives identical logits on both paths and with
+// either kernel the token count selects. (The fixture's model is tiled where the CPU prefers it.)
+TEST_P(GoldenTest, TiledLayoutDoesNotChangeBits) {
+  auto untiled = Lfm2Model::Load(GetParam() + "/model", /*tile=*/false);
+  ASSERT_TRUE(untiled.ok()) << untiled.status().ToString();
+  ASSERT_FALSE((*untiled)->tiled());
+  // Tiled exactly when wanted and something is quantized (float checkpoints have nothing to tile).
+  EXPECT_EQ(model_->tiled(), TilingWanted() && model_->config().quantization.present());
+  for (MatMulPath path : {MatMulPath::kPrecise, MatMulPath::kFast}) {
+    RunOptions options;
+    options.path = path;
+    options.threads = 2;
+    options.chunks = {1, 1, 3, 9, 20};  // matrix-vector passes of 1 and 3 tokens, matrix-matrix
+    EXPECT_EQ(RunSequence(*model_, tokens_, options), RunSequence(**untiled, tokens_, options))
+        << (path == MatMulPath::kPrecise ? "precise" : "fast");
   }
 }
 
