@@ -67,7 +67,9 @@ Result RunOnce(const Lfm2Model& model, const Options& o, kernels::MatMulPath pat
 
 int Run(const Options& o) {
   const double load_start = NowSeconds();
-  auto loaded = Lfm2Model::Load(o.dir);
+  // Tiled only when the fast path alone runs (the precise path reads file rows; with both, the
+  // fast path runs on the file layout too).
+  auto loaded = Lfm2Model::Load(o.dir, /*tile=*/o.paths.size() == 1 && o.paths[0] == lfm2::kernels::MatMulPath::kFast);
   if (!loaded.ok()) {
     std::fprintf(stderr, "decode_bench: %s\n", loaded.status().ToString().c_str());
     return 1;

@@ -54,7 +54,10 @@ int RunBench(int argc, char** argv) {
       "generation (tg: -n tokens decoded one at a time) on random token ids, as llama-bench does:\n"
       "each test runs once to warm up, then -r times on a fresh context (after -d tokens of\n"
       "context when a depth is given); rates are mean +- sd over the repetitions. Lists such\n"
-      "as -p 128,512 run every value. Tokenization and sampling are not included.");
+      "as -p 128,512 run every value. Tokenization and sampling are not included. Load time\n"
+      "includes copying the quantized weights into the kernels' tiled layout on CPUs with\n"
+      "AVX-512 VNNI (LFM2_TILED=0 in the environment keeps the file layout: faster load,\n"
+      "slower decode).");
   flags.String("--model,-m", &model_arg, "DIR|ORG/NAME", "model directory or Hugging Face repo id");
   flags.String("--n-prompt,-p", &prompts, "N[,N...]", "prompt lengths for pp tests (0 = none)");
   flags.String("--n-gen,-n", &gens, "N[,N...]", "tokens to generate for tg tests (0 = none)");
@@ -86,7 +89,7 @@ int RunBench(int argc, char** argv) {
   auto dir = ResolveModelPath(model_arg);
   if (!dir.ok()) return ReportError(dir.status());
   const double load_start = NowSeconds();
-  auto model = Lfm2Model::Load(*dir);
+  auto model = Lfm2Model::Load(*dir, /*tile=*/!precise);  // the precise path reads file rows
   if (!model.ok()) return ReportError(model.status());
   const double load_ms = (NowSeconds() - load_start) * 1e3;
   const ModelConfig& c = (*model)->config();

@@ -47,7 +47,7 @@ int RunLogits(int argc, char** argv) {
     return flags.UsageError("logits", "--tokens needs at least one token id");
   }
 
-  auto model = Lfm2Model::Load(model_dir);
+  auto model = Lfm2Model::Load(model_dir, /*tile=*/!precise);  // the precise path reads file rows
   if (!model.ok()) return ReportError(model.status());
   const ModelConfig& config = (*model)->config();
   const int64_t n = static_cast<int64_t>(tokens->size());

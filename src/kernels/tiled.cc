@@ -103,13 +103,22 @@ void RowCodes(const WeightMatrix& w, int64_t r, uint8_t* out) {
   const TiledShape s = TiledShapeOf(w);
   const uint8_t* tile = w.tiles + static_cast<size_t>(r) / kTiledRows * s.tile_bytes;
   const size_t lane = static_cast<size_t>(r) % kTiledRows;
-  const uint32_t mask = (1u << s.bits) - 1u;
-  for (size_t k = 0; k < static_cast<size_t>(w.cols); ++k) {
-    const CodePlace place = Place(s, lane, k);
-    const uint8_t* at = tile + place.byte + place.bit / 8;
-    uint32_t window = at[0];
-    if (place.bit % 8 + s.bits > 8) window |= static_cast<uint32_t>(at[1]) << 8;
-    out[k] = static_cast<uint8_t>((window >> (place.bit % 8)) & mask);
+  const uint64_t mask = (1u << s.bits) - 1u;
+  const size_t slot_bytes = s.per_unit * static_cast<size_t>(s.bits);
+  // Each unit slot of this lane's pair holds, per vector p of the unit, 4 codes of this lane.
+  const size_t slot = lane / 2 * slot_bytes;
+  const int first = static_cast<int>(lane % 2) * 4;
+  for (size_t g = 0; g < s.groups; ++g) {
+    for (size_t u = 0; u < s.vectors / s.per_unit; ++u) {
+      uint64_t word = 0;
+      std::memcpy(&word, tile + g * s.group_bytes + u * s.unit_bytes + slot, slot_bytes);
+      for (size_t p = 0; p < s.per_unit; ++p) {
+        uint8_t* dst = out + g * s.group_size + (u * s.per_unit + p) * 4;
+        for (int c = 0; c < 4; ++c) {
+          dst[c] = static_cast<uint8_t>((word >> ((p * 8 + static_cast<size_t>(first + c)) * s.bits)) & mask);
+        }
+      }
+    }
   }
 }
 

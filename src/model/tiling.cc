@@ -25,6 +25,45 @@ struct Target {
   size_t offset = 0;               // of its tiles in the mapping
 };
 
+// A small matrix kept in the file layout but copied next to the tiles (the MoE routers): once
+// the big tensors' pages are released, a router read through the file mapping would map the whole
+// 2 MiB page-cache folio around it - up to 2 MiB of resident memory per layer for 64 KiB of data.
+struct Copy {
+  WeightMatrix* matrix = nullptr;
+  size_t offset = 0;  // data, then scales, then biases (each 64-byte aligned)
+};
+
+size_t Align64(size_t n) { return (n + 63) / 64 * 64; }
+
+// Calls matrix(m, is_router) for every weight matrix of the model (the head only when untied)
+// and stack(s) for every expert stack.
+template <typename MatrixFn, typename StackFn>
+void ForEachMatrix(ModelWeights& weights, bool tied, const MatrixFn& matrix, const StackFn& stack) {
+  matrix(weights.embed_tokens, false);
+  for (LayerWeights& layer : weights.layers) {
+    if (auto* conv = std::get_if<ConvWeights>(&layer.op)) {
+      matrix(conv->in_proj, false);
+      matrix(conv->out_proj, false);
+    } else if (auto* attn = std::get_if<AttentionWeights>(&layer.op)) {
+      matrix(attn->q_proj, false);
+      matrix(attn->k_proj, false);
+      matrix(attn->v_proj, false);
+      matrix(attn->out_proj, false);
+    }
+    if (auto* dense = std::get_if<DenseFfnWeights>(&layer.ffn)) {
+      matrix(dense->gate, false);
+      matrix(dense->up, false);
+      matrix(dense->down, false);
+    } else if (auto* moe = std::get_if<MoeWeights>(&layer.ffn)) {
+      matrix(moe->router, true);
+      stack(moe->gate);
+      stack(moe->up);
+      stack(moe->down);
+    }
+  }
+  if (!tied) matrix(weights.lm_head, false);
+}
+
 struct Piece {
   WeightMatrix source;  // one matrix (one expert of a stack), file layout
   uint8_t* tiles;       // its tiled copy
@@ -68,32 +107,17 @@ bool TiledTensor(const TensorSpec& spec) {
 StatusOr<AnonymousMemory> TileWeights(ModelWeights& weights, const WeightStore& store, int threads) {
   // The matrices, in model order.
   std::vector<Target> targets;
+  std::vector<Copy> copies;
   const bool tied = weights.lm_head.data == weights.embed_tokens.data;
-  auto add = [&](WeightMatrix& m) {
-    if (kernels::Tileable(m)) targets.push_back({&m, nullptr, 0});
-  };
-  add(weights.embed_tokens);
-  for (LayerWeights& layer : weights.layers) {
-    if (auto* conv = std::get_if<ConvWeights>(&layer.op)) {
-      add(conv->in_proj);
-      add(conv->out_proj);
-    } else if (auto* attn = std::get_if<AttentionWeights>(&layer.op)) {
-      add(attn->q_proj);
-      add(attn->k_proj);
-      add(attn->v_proj);
-      add(attn->out_proj);
+  ForEachMatrix(weights, tied, [&](WeightMatrix& m, bool router) {
+    if (router) {
+      if (m.quantized()) copies.push_back({&m, 0});
+    } else if (kernels::Tileable(m)) {
+      targets.push_back({&m, nullptr, 0});
     }
-    if (auto* dense = std::get_if<DenseFfnWeights>(&layer.ffn)) {
-      add(dense->gate);
-      add(dense->up);
-      add(dense->down);
-    } else if (auto* moe = std::get_if<MoeWeights>(&layer.ffn)) {
-      for (ExpertStack* stack : {&moe->gate, &moe->up, &moe->down}) {
-        if (kernels::Tileable(stack->first)) targets.push_back({nullptr, stack, 0});
-      }
-    }
-  }
-  if (!tied) add(weights.lm_head);
+  }, [&](ExpertStack& stack) {
+    if (kernels::Tileable(stack.first)) targets.push_back({nullptr, &stack, 0});
+  });
 
   size_t total = 0;
   std::vector<Piece> pieces;
@@ -103,6 +127,13 @@ StatusOr<AnonymousMemory> TileWeights(ModelWeights& weights, const WeightStore& 
     const int64_t experts = target.matrix != nullptr ? 1 : target.stack->num_experts;
     total += static_cast<size_t>(kernels::TiledBytes(first)) * static_cast<size_t>(experts);
   }
+  for (Copy& copy : copies) {
+    const WeightMatrix& m = *copy.matrix;
+    copy.offset = total;
+    total += Align64(static_cast<size_t>(m.rows) * m.row_bytes) +
+             2 * Align64(static_cast<size_t>(m.rows) * m.scale_row_bytes);
+  }
+  if (targets.empty()) return AnonymousMemory();  // nothing quantized: leave everything mapped
   LFM2_ASSIGN_OR_RETURN(AnonymousMemory memory, AnonymousMemory::Create(total, "the tiled weights"));
   for (const Target& target : targets) {
     const int64_t experts = target.matrix != nullptr ? 1 : target.stack->num_experts;
@@ -146,6 +177,44 @@ StatusOr<AnonymousMemory> TileWeights(ModelWeights& weights, const WeightStore& 
     if (target.stack != nullptr) target.stack->tiles_stride = static_cast<size_t>(kernels::TiledBytes(m));
   }
   if (tied) weights.lm_head = weights.embed_tokens;
+  for (const Copy& copy : copies) {
+    WeightMatrix& m = *copy.matrix;
+    const size_t data_bytes = static_cast<size_t>(m.rows) * m.row_bytes;
+    const size_t scale_bytes = static_cast<size_t>(m.rows) * m.scale_row_bytes;
+    uint8_t* at = memory.data() + copy.offset;
+    std::memcpy(at, m.data, data_bytes);
+    std::memcpy(at + Align64(data_bytes), m.scales, scale_bytes);
+    std::memcpy(at + Align64(data_bytes) + Align64(scale_bytes), m.biases, scale_bytes);
+    store.Release(m.data, data_bytes);
+    store.Release(m.scales, scale_bytes);
+    store.Release(m.biases, scale_bytes);
+    m.data = at;
+    m.scales = at + Align64(data_bytes);
+    m.biases = at + Align64(data_bytes) + Align64(scale_bytes);
+  }
+  // Every other tensor the model no longer reads from the files - the norms, conv kernels and
+  // biases BindWeights converted to f32 copies - is dropped from the resident set too: each was
+  // read once, mapping the whole 2 MiB page-cache folio around it. Float matrices still in the
+  // files (unquantized modules) stay.
+  std::vector<std::pair<const uint8_t*, const uint8_t*>> in_use;
+  auto keep = [&](const WeightMatrix& m, int64_t experts) {
+    if (m.tiles != nullptr || m.data == nullptr) return;
+    if (m.data >= memory.data() && m.data < memory.data() + memory.size()) return;  // a copy
+    in_use.push_back({m.data, m.data + static_cast<size_t>(m.rows * experts) * m.row_bytes});
+    if (m.quantized()) {
+      in_use.push_back({m.scales, m.scales + static_cast<size_t>(m.rows * experts) * m.scale_row_bytes});
+      in_use.push_back({m.biases, m.biases + static_cast<size_t>(m.rows * experts) * m.scale_row_bytes});
+    }
+  };
+  ForEachMatrix(weights, tied, [&](WeightMatrix& m, bool) { keep(m, 1); },
+                [&](ExpertStack& stack) { keep(stack.first, stack.num_experts); });
+  for (const auto& [name, tensor] : store.tensors().tensors()) {
+    const uint8_t* begin = tensor.data;
+    const uint8_t* end = tensor.data + tensor.bytes;
+    const bool used = std::any_of(in_use.begin(), in_use.end(),
+                                  [&](const auto& range) { return begin < range.second && range.first < end; });
+    if (!used && tensor.bytes > 0) store.Release(begin, tensor.bytes);
+  }
   return memory;
 }
 

@@ -24,8 +24,9 @@ bool TiledTensor(const TensorSpec& spec);
 
 // Copies every such matrix of `weights` into one anonymous mapping in the tiled layout, on
 // `threads` threads, dropping each tensor's file pages from the resident set as it goes, and
-// points the matrices at their tiles (data, scales and biases become null). The returned memory
-// must outlive `weights`.
+// points the matrices at their tiles (data, scales and biases become null); the quantized routers
+// are copied there as they are (see Copy in tiling.cc). Returns empty memory, changing nothing,
+// when no matrix is tileable. The returned memory must outlive `weights`.
 StatusOr<AnonymousMemory> TileWeights(ModelWeights& weights, const WeightStore& store, int threads);
 
 }  // namespace lfm2

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """The full-size synthetic LFM2-8B-A1B checkpoint (real shapes, random weights, MLX 3-bit g64 with
 an 8-bit router): `lfm2 inspect` must report 8,339,930,560 total and 1,557,740,992 active
-parameters and 566 tensors, and loading must map the files rather than copy them (resident memory
-after load far below the file size). Load time is reported, not asserted (the machine is shared).
+parameters and 566 tensors, and loading for `inspect` must map the files rather than copy them
+(resident memory after load far below the file size); running it (`lfm2 bench`, tiled where the
+CPU prefers) must keep peak RSS within the checkpoint + 300 MB. Load time is reported, not
+asserted (the machine is shared).
 
 usage: full_size_load.py LFM2_BINARY      (LFM2_FULL_SIZE_MODEL=DIR reuses a generated preset)
 Exits 77 (skipped) when the disk lacks room to generate the 3.6 GB checkpoint.
@@ -60,6 +62,19 @@ def main():
         print(f"{'ok  ' if mapped else 'FAIL'} resident after load {rss / 1e6:.1f} MB for "
               f"{file_bytes / 1e9:.2f} GB of files (limit: a tenth)")
         print(f"info load time with a warm page cache: {info['load_ms']:.0f} ms")
+        # Running it: where the weights are copied into the tiled layout, the file pages must be
+        # dropped as they are copied - peak RSS within the checkpoint + 300 MB (issue 5).
+        proc = subprocess.run([lfm2, "bench", "--model", model, "-p", "16", "-n", "4", "-r", "1", "--json"],
+                              capture_output=True, text=True, timeout=600)
+        if proc.returncode != 0:
+            print(proc.stderr)
+            return 1
+        record = json.loads(proc.stdout)[0]
+        peak = record["peak_rss_bytes"]
+        within = peak <= file_bytes + 300e6
+        failed |= not within
+        print(f"{'ok  ' if within else 'FAIL'} bench peak RSS {peak / 1e6:.1f} MB for {file_bytes / 1e6:.1f} MB "
+              f"of files (limit: +300 MB; tiled: {record['tiled']}, load {record['load_ms']:.0f} ms)")
         return 1 if failed else 0
     finally:
         if work:

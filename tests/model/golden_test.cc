@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "io/json.h"
+#include "kernels/targets.h"
 #include "model/model_util.h"
 #include "model/tiling.h"
 
@@ -121,6 +122,26 @@ TEST_P(GoldenTest, TiledLayoutDoesNotChangeBits) {
     EXPECT_EQ(RunSequence(*model_, tokens_, options), RunSequence(**untiled, tokens_, options))
         << (path == MatMulPath::kPrecise ? "precise" : "fast");
   }
+}
+
+// On every SIMD target this CPU runs (each forced in turn), the fast path passes the golden
+// comparison, and the tiled layout gives the same bits as the file layout. (Across targets the
+// bits differ: norms, softmax and attention reduce in target-wide vectors.)
+TEST_P(GoldenTest, FastPathMatchesOnEveryTarget) {
+  auto untiled = Lfm2Model::Load(GetParam() + "/model", /*tile=*/false);
+  ASSERT_TRUE(untiled.ok()) << untiled.status().ToString();
+  RunOptions options;
+  options.path = MatMulPath::kFast;
+  options.threads = 2;
+  options.chunks = {1, 4, 16};
+  testing::ForEachTarget([&](int64_t) {
+    const auto got = RunSequence(*model_, tokens_, options);
+    const auto a = Compare(got, golden_, model_->config().vocab_size);
+    EXPECT_LE(a.mean_rel, 1e-2);
+    EXPECT_LE(a.max_rel, 5e-2);
+    EXPECT_GE(a.top1, 0.97);
+    EXPECT_EQ(RunSequence(**untiled, tokens_, options), got) << "file layout vs model as loaded";
+  });
 }
 
 // Two sequences in one Forward call give exactly what each gives alone.
