@@ -6,7 +6,9 @@ parameters and 566 tensors, and loading for `inspect` must map the files rather 
 CPU prefers) must keep peak RSS within the checkpoint + 300 MB. Load time is reported, not
 asserted (the machine is shared).
 
-usage: full_size_load.py LFM2_BINARY      (LFM2_FULL_SIZE_MODEL=DIR reuses a generated preset)
+usage: full_size_load.py LFM2_BINARY [--sanitized]   (LFM2_FULL_SIZE_MODEL=DIR reuses a preset)
+--sanitized: a sanitizer build, whose resident set includes shadow memory; the bench's peak RSS
+is then reported, not checked.
 Exits 77 (skipped) when the disk lacks room to generate the 3.6 GB checkpoint.
 """
 import json
@@ -18,6 +20,9 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MAKE = os.path.join(ROOT, "tools", "make_test_model.py")
+
+
+SANITIZED = "--sanitized" in sys.argv[2:]
 
 
 def main():
@@ -71,9 +76,10 @@ def main():
             return 1
         record = json.loads(proc.stdout)[0]
         peak = record["peak_rss_bytes"]
-        within = peak <= file_bytes + 300e6
+        within = peak <= file_bytes + 300e6 or SANITIZED
         failed |= not within
-        print(f"{'ok  ' if within else 'FAIL'} bench peak RSS {peak / 1e6:.1f} MB for {file_bytes / 1e6:.1f} MB "
+        status = "info" if SANITIZED else "ok  " if within else "FAIL"
+        print(f"{status} bench peak RSS {peak / 1e6:.1f} MB for {file_bytes / 1e6:.1f} MB "
               f"of files (limit: +300 MB; tiled: {record['tiled']}, load {record['load_ms']:.0f} ms)")
         return 1 if failed else 0
     finally:
