@@ -34,7 +34,8 @@ class Lfm2Model {
   // tensor, validating names, shapes, dtypes and quantization against the config. When the CPU's
   // fast path reads the tiled layout natively (model/tiling.h TilingWanted), the quantized
   // matrices are then copied into it on all hardware threads (the file pages released).
-  // tile = false keeps every matrix in the file mapping (for `inspect`, which computes nothing).
+  // tile = false keeps every matrix in the file mapping: for `inspect`, which computes nothing,
+  // and for precise-path runs, which read whole rows.
   static StatusOr<std::unique_ptr<Lfm2Model>> Load(const std::string& dir, bool tile = true);
   // Whether the quantized matrices are in the tiled layout.
   bool tiled() const { return tiles_.data() != nullptr; }
