@@ -2,6 +2,7 @@
 #include "planner/plan.h"
 
 #include "kernels/matmul.h"
+#include "kernels/tiled.h"
 
 #include <algorithm>
 #include <cctype>
@@ -35,16 +36,18 @@ int CountTensors(const TensorSpec& spec, bool quantized) {
 namespace {
 
 // Zero rows the tiled layout adds to the matrix of `spec` when this process tiles it.
-uint64_t TilePaddingBytes(const TensorSpec& spec, const std::optional<QuantSpec>& quant, uint64_t scale_bytes) {
+uint64_t TilePaddingBytes(const TensorSpec& spec, const std::optional<QuantSpec>& quant, DType scale_dtype) {
   if (!quant || !TilingWanted() || !TiledTensor(spec)) return 0;
-  const int bits = quant->bits, group = quant->group_size;
-  const bool tileable = (bits == 2 || bits == 3 || bits == 4 || bits == 5 || bits == 6 || bits == 8) &&
-                        (group == 32 || group == 64 || group == 128) && spec.cols % group == 0;
-  if (!tileable) return 0;
-  const uint64_t rows = static_cast<uint64_t>(spec.rows), cols = static_cast<uint64_t>(spec.cols);
-  const uint64_t padding = (rows + 15) / 16 * 16 - rows;
-  return static_cast<uint64_t>(std::max<int64_t>(spec.experts, 1)) * padding *
-         (cols * static_cast<uint64_t>(bits) / 8 + 2 * (cols / static_cast<uint64_t>(group)) * scale_bytes);
+  // The matrix as the loader would see it; the kernels decide what they tile and its size.
+  WeightMatrix w;
+  w.rows = spec.rows;
+  w.cols = spec.cols;
+  w.quant = *quant;
+  w.scale_dtype = scale_dtype;
+  if (!kernels::Tileable(w)) return 0;
+  w.row_bytes = static_cast<size_t>(spec.cols) * static_cast<size_t>(quant->bits) / 8;
+  w.scale_row_bytes = static_cast<size_t>(spec.cols / quant->group_size) * DTypeBits(scale_dtype) / 8;
+  return static_cast<uint64_t>(std::max<int64_t>(spec.experts, 1)) * (kernels::TiledBytes(w) - w.StorageBytes());
 }
 
 }  // namespace
@@ -77,7 +80,7 @@ WeightInventory InventoryFromFiles(const ModelConfig& config, const WeightStore&
                   inventory.header_bytes += kHeaderBytesPerTensor * tensors;
                   if (const TensorInfo* scales = files.Find(spec.name + ".scales")) {
                     inventory.tile_padding_bytes += TilePaddingBytes(
-                        spec, config.quantization.ForModule(spec.name), DTypeBits(scales->dtype) / 8);
+                        spec, config.quantization.ForModule(spec.name), scales->dtype);
                   }
                 });
   return inventory;
@@ -107,7 +110,7 @@ WeightInventory InventoryFromConfig(const ModelConfig& config, int float_bytes,
                     group += matrices * rows * cols * float_bytes;
                   }
                   inventory.header_bytes += kHeaderBytesPerTensor * CountTensors(spec, quant.has_value());
-                  inventory.tile_padding_bytes += TilePaddingBytes(spec, quant, static_cast<uint64_t>(float_bytes));
+                  inventory.tile_padding_bytes += TilePaddingBytes(spec, quant, float_bytes == 4 ? DType::kF32 : DType::kBF16);
                 });
   return inventory;
 }
