@@ -21,7 +21,7 @@ using namespace lfm2::server;
 
 void CheckError(const std::optional<ApiError>& error) {
   if (!error) return;
-  LFM2_CHECK(error->status == 400);
+  LFM2_CHECK(error->status == 400 || error->status == 413);
   LFM2_CHECK(!error->message.empty());
   const std::string body = ErrorBody(*error);
   LFM2_CHECK(lfm2::ParseJson(body, "error").ok());
@@ -51,8 +51,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckError(chat_error);
   if (!chat_error) {
     LFM2_CHECK(chat.messages.is_array() && !chat.messages.empty());
+    LFM2_CHECK(chat.tool_calls.size() == chat.messages.size());
     std::string rendered;
-    for (const lfm2::Json& message : chat.messages) {
+    for (const lfm2::Json& message : TemplateMessages(chat, nullptr)) {
       LFM2_CHECK(message["content"].is_string());
       rendered += message["content"].get<std::string>();
     }
@@ -70,6 +71,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   ChatRequest messages;
-  CheckError(ParseMessages(*json, &messages));
+  CheckError(ParseMessages(*json, limits, &messages));
   return 0;
 }

@@ -2,12 +2,14 @@
 // model, sizes --parallel slots against the RAM plan, and serves until SIGINT / SIGTERM.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cstdio>
 
 #include "apps/lfm2/run_options.h"
 #include "base/log.h"
+#include "base/memory_info.h"
 #include "server/api_server.h"
 #include "server/http_server.h"
 #include "server/scheduler.h"
@@ -20,7 +22,10 @@ int RunServe(int argc, char** argv) {
   SamplingFlags sampling;
   std::string host = "127.0.0.1", api_key, alias;
   int64_t port = 8080, parallel = 4, queue = 64, max_body = 8 << 20, http_threads = 0;
-  int64_t timeout = 30, idle_timeout = 60;
+  int64_t header_timeout = 10, body_timeout = 60, write_timeout = 60, idle_timeout = 60;
+  int64_t max_connections = 1024, max_per_client = 256, max_header_bytes = 32 << 10;
+  int64_t max_json_depth = 128;
+  bool special_in_messages = false;
   FlagParser flags(
       "lfm2 serve --model DIR [--host 127.0.0.1] [--port 8080] [--parallel N] [--ctx N] "
       "[--max-ram SIZE] [--api-key KEY] [options]",
@@ -39,6 +44,22 @@ int RunServe(int argc, char** argv) {
       "unless --seed is given. max_tokens defaults to the rest of the slot's context; a prompt +\n"
       "max_tokens beyond --ctx is refused with 400.\n"
       "\n"
+      "Message text of every role (tool results, tool-call arguments and tool definitions\n"
+      "included) is tokenized as plain text: \"<|im_end|>\" typed by a client stays text, and\n"
+      "control tokens come only from the chat template (--special-tokens-in-messages restores\n"
+      "Hugging Face's apply_chat_template + encode, which parses them). /v1/completions prompts\n"
+      "are raw text and keep their control tokens.\n"
+      "\n"
+      "Limits, for clients that misbehave: request heads up to --max-header-bytes (431 beyond),\n"
+      "bodies up to --max-body (413), JSON nested up to --max-json-depth levels (400 naming\n"
+      "where) and holding at most 16 bytes of parsed JSON per body byte + 1 MiB (413); the head\n"
+      "must arrive within --header-timeout and the body within --body-timeout (408). Slow or\n"
+      "idle clients never hold a worker: heads and bodies are read by one event loop, and only\n"
+      "complete requests reach the --http-threads workers. At --max-connections (or\n"
+      "--max-connections-per-client from one address) a new connection replaces the\n"
+      "longest-waiting one not running a request (idle first, then slow heads, then slow\n"
+      "bodies); when every connection is busy it gets 503.\n"
+      "\n"
       "The server refuses to start (exit 1) when the RAM plan for --parallel slots of --ctx\n"
       "tokens exceeds --max-ram. It prints its URL on stdout once listening.");
   AddRunFlags(flags, &run);
@@ -48,11 +69,24 @@ int RunServe(int argc, char** argv) {
   flags.Int("--queue", &queue, "N", "requests that may wait for a slot; beyond, 429");
   flags.String("--api-key", &api_key, "KEY", "require \"Authorization: Bearer KEY\" (all routes but /health)");
   flags.String("--alias", &alias, "NAME", "model id reported by /v1/models (default: --model)");
-  flags.Int("--max-body", &max_body, "BYTES", "largest request body accepted; beyond, 413");
+  flags.Int("--max-body", &max_body, "BYTES", "largest request body accepted (default 8 MiB); beyond, 413");
+  flags.Int("--max-header-bytes", &max_header_bytes, "BYTES",
+            "largest request head, request line and headers (default 32 KiB); beyond, 431");
+  flags.Int("--max-json-depth", &max_json_depth, "N",
+            "deepest JSON nesting in a body or in JSON inside its strings (default 128); beyond, 400");
   flags.Int("--http-threads", &http_threads, "N",
-            "requests handled at once (default: parallel + queue + 4, at most 260)");
-  flags.Int("--timeout", &timeout, "SECONDS", "time allowed to send one request (else 408)");
-  flags.Int("--idle-timeout", &idle_timeout, "SECONDS", "keep-alive connections idle longer are closed");
+            "complete requests handled at once (default: parallel + queue + 4, at most 260)");
+  flags.Int("--max-connections", &max_connections, "N", "open connections in all (default 1024)");
+  flags.Int("--max-connections-per-client", &max_per_client, "N",
+            "open connections from one client address (default 256)");
+  flags.Int("--header-timeout", &header_timeout, "SECONDS",
+            "to receive a request head, from its first byte or the connection (default 10); else 408");
+  flags.Int("--body-timeout", &body_timeout, "SECONDS", "to receive a request body after its head (default 60); else 408");
+  flags.Int("--write-timeout", &write_timeout, "SECONDS",
+            "for a client to take response bytes before it counts as gone (default 60)");
+  flags.Int("--idle-timeout", &idle_timeout, "SECONDS", "keep-alive connections idle longer are closed (default 60)");
+  flags.Bool("--special-tokens-in-messages", &special_in_messages,
+             "parse control-token text in messages as control tokens (Hugging Face's behaviour)");
   AddSamplingFlags(flags, &sampling);
   int exit_code = kExitOk;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
@@ -64,7 +98,16 @@ int RunServe(int argc, char** argv) {
     return flags.UsageError("serve", "--max-body must be in [1024, 1073741824]");
   }
   if (http_threads < 0 || http_threads > 1024) return flags.UsageError("serve", "--http-threads must be in [1, 1024]");
-  if (timeout < 1 || idle_timeout < 1) return flags.UsageError("serve", "--timeout and --idle-timeout must be >= 1");
+  if (header_timeout < 1 || body_timeout < 1 || write_timeout < 1 || idle_timeout < 1) {
+    return flags.UsageError("serve", "--header-timeout, --body-timeout, --write-timeout and --idle-timeout must be >= 1");
+  }
+  if (max_connections < 1 || max_connections > 1000000 || max_per_client < 1) {
+    return flags.UsageError("serve", "--max-connections must be in [1, 1000000] and --max-connections-per-client >= 1");
+  }
+  if (max_header_bytes < 1024 || max_header_bytes > (int64_t{1} << 24)) {
+    return flags.UsageError("serve", "--max-header-bytes must be in [1024, 16777216]");
+  }
+  if (max_json_depth < 2 || max_json_depth > 1024) return flags.UsageError("serve", "--max-json-depth must be in [2, 1024]");
 
   auto engine = LoadEngine(run, /*require_tokenizer=*/true);
   if (!engine.ok()) return ReportError(engine.status());
@@ -100,6 +143,8 @@ int RunServe(int argc, char** argv) {
   api_options.model_name = alias.empty() ? run.model : alias;
   api_options.api_key = api_key;
   api_options.sampling = sampling.Params();
+  api_options.max_json_depth = static_cast<int>(max_json_depth);
+  api_options.special_tokens_in_messages = special_in_messages;
   if (sampling.seed) api_options.seed = static_cast<uint64_t>(*sampling.seed);
   server::ApiServer api(e, scheduler, api_options);
 
@@ -108,8 +153,34 @@ int RunServe(int argc, char** argv) {
   http_options.port = static_cast<int>(port);
   http_options.threads = static_cast<int>(http_threads > 0 ? http_threads : std::min<int64_t>(parallel + queue, 256) + 4);
   http_options.limits.max_body = static_cast<size_t>(max_body);
-  http_options.request_timeout_seconds = static_cast<double>(timeout);
+  http_options.limits.max_header_bytes = static_cast<size_t>(max_header_bytes);
+  http_options.limits.max_request_line = std::min<size_t>(http_options.limits.max_request_line,
+                                                          static_cast<size_t>(max_header_bytes));
+  http_options.header_timeout_seconds = static_cast<double>(header_timeout);
+  http_options.body_timeout_seconds = static_cast<double>(body_timeout);
+  http_options.write_timeout_seconds = static_cast<double>(write_timeout);
   http_options.idle_timeout_seconds = static_cast<double>(idle_timeout);
+  http_options.max_connections = static_cast<int>(max_connections);
+  http_options.max_connections_per_client = static_cast<int>(max_per_client);
+  // Every connection is a descriptor: raise the soft limit to the hard one, and keep the
+  // connection cap under what the process may open.
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    if (files.rlim_cur < files.rlim_max) {
+      files.rlim_cur = files.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &files);
+      getrlimit(RLIMIT_NOFILE, &files);
+    }
+    const int64_t reserve = 64 + http_options.threads;
+    const int64_t usable = files.rlim_cur == RLIM_INFINITY ? max_connections
+                                                          : static_cast<int64_t>(files.rlim_cur) - reserve;
+    if (usable < max_connections) {
+      LogWarning("lfm2 serve: --max-connections ", max_connections, " lowered to ", std::max<int64_t>(usable, 1),
+                 " (the open-file limit is ", files.rlim_cur, ")");
+      http_options.max_connections = static_cast<int>(std::max<int64_t>(usable, 1));
+    }
+  }
+  // Large request buffers get their own mappings, returned to the system when freed.
+  UseMappedAllocationsFrom(1 << 20);
   auto http = server::HttpServer::Start(http_options, [&api](const server::HttpRequest& request,
                                                              server::HttpResponder& responder) {
     api.Handle(request, responder);

@@ -1,6 +1,8 @@
 // base/memory_info.cc - /proc/self/status, smaps_rollup and /proc/meminfo parsing.
 #include "base/memory_info.h"
 
+#include <malloc.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -30,6 +32,20 @@ uint64_t PeakRssBytes() { return StatusField("VmHWM"); }
 uint64_t FilePmdMappedBytes() { return StatusField("FilePmdMapped", "/proc/self/smaps_rollup"); }
 uint64_t AnonHugePagesBytes() { return StatusField("AnonHugePages", "/proc/self/smaps_rollup"); }
 uint64_t AvailableMemoryBytes() { return StatusField("MemAvailable", "/proc/meminfo"); }
+
+void ReleaseFreeMemory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
+void UseMappedAllocationsFrom(size_t bytes) {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, static_cast<int>(bytes));
+#else
+  (void)bytes;
+#endif
+}
 
 double NowSeconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();

@@ -1,9 +1,11 @@
 // io/json.cc - nlohmann::json behind Status: the only place its exceptions are caught.
 #include "io/json.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <optional>
 #include <fstream>
-#include <unordered_set>
 #include <sstream>
 
 namespace lfm2 {
@@ -27,45 +29,62 @@ std::string Where(std::string_view text, size_t pos) {
 
 namespace {
 
+// glibc malloc's chunk for an n-byte request: 8 bytes of header, 16-byte rounding, 32 at least.
+size_t MallocChunk(size_t n) { return std::max<size_t>(32, (n + 8 + 15) & ~size_t{15}); }
+
+// Heap bytes of a string_t held by a Json: the string object, plus its buffer beyond the
+// small-string capacity.
+size_t StringHeap(size_t length) {
+  return MallocChunk(sizeof(std::string)) + (length > 15 ? MallocChunk(length + 1) : 0);
+}
+// A key of an object member: only its buffer (the string object is inside the member pair).
+size_t KeyHeap(size_t length) { return length > 15 ? MallocChunk(length + 1) : 0; }
+
+using Member = std::pair<const std::string, Json>;
+
 // Builds an ordered_json through nlohmann's SAX interface. Parsing straight into ordered_json
 // inserts every key with a linear search (quadratic in the key count: seconds for a 64k-entry
 // tokenizer vocabulary); here each object's members are collected in a vector and handed over in
-// one piece, with duplicate keys caught by a hash set.
+// one piece, and duplicate keys are found by sorting. Depth and size are checked as values
+// arrive, so nothing beyond JsonLimits is ever built.
 class Builder {
  public:
-  bool null() { return Add(Json(nullptr)); }
-  bool boolean(bool value) { return Add(Json(value)); }
-  bool number_integer(Json::number_integer_t value) { return Add(Json(value)); }
-  bool number_unsigned(Json::number_unsigned_t value) { return Add(Json(value)); }
-  bool number_float(Json::number_float_t value, const std::string&) { return Add(Json(value)); }
-  bool string(std::string& value) { return Add(Json(std::move(value))); }
-  bool binary(Json::binary_t& value) { return Add(Json::binary(std::move(value))); }
-  bool start_object(std::size_t) {
-    frames_.emplace_back(/*object=*/true);
-    return true;
+  explicit Builder(const JsonLimits& limits) : limits_(limits) {}
+
+  bool null() { return Add(Json(nullptr), 0); }
+  bool boolean(bool value) { return Add(Json(value), 0); }
+  bool number_integer(Json::number_integer_t value) { return Add(Json(value), 0); }
+  bool number_unsigned(Json::number_unsigned_t value) { return Add(Json(value), 0); }
+  bool number_float(Json::number_float_t value, const std::string&) { return Add(Json(value), 0); }
+  bool string(std::string& value) {
+    const size_t heap = StringHeap(value.size());
+    return Add(Json(std::move(value)), heap);
   }
+  bool binary(Json::binary_t& value) {
+    const size_t heap = MallocChunk(sizeof(Json::binary_t)) + MallocChunk(value.size());
+    return Add(Json::binary(std::move(value)), heap);
+  }
+  bool start_object(std::size_t) { return Open(/*object=*/true); }
   bool key(std::string& key) {
     Frame& frame = frames_.back();
-    if (!frame.keys.insert(key).second && duplicate_.empty()) duplicate_ = key;
     frame.key = std::move(key);
     return true;
   }
   bool end_object() {
     Frame frame = std::move(frames_.back());
     frames_.pop_back();
+    if (duplicate_.empty()) FindDuplicate(frame.members);
     Json value(Json::value_t::object);
     value.get_ref<Json::object_t&>() = Json::object_t(std::make_move_iterator(frame.members.begin()),
                                                       std::make_move_iterator(frame.members.end()));
-    return Add(std::move(value));
+    return Add(std::move(value), MallocChunk(sizeof(Json::object_t)));
   }
-  bool start_array(std::size_t) {
-    frames_.emplace_back(/*object=*/false);
-    return true;
-  }
+  bool start_array(std::size_t) { return Open(/*object=*/false); }
   bool end_array() {
     Frame frame = std::move(frames_.back());
     frames_.pop_back();
-    return Add(std::move(frame.array));
+    frame.array.get_ref<Json::array_t&>().shrink_to_fit();
+    return Add(std::move(frame.array), MallocChunk(sizeof(Json::array_t)));
   }
   bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& error) {
     error_ = error.what();
@@ -77,40 +96,116 @@ class Builder {
   const std::string& duplicate() const { return duplicate_; }
   const std::string& error() const { return error_; }
   size_t error_position() const { return error_position_; }
+  // Set when a limit stopped the parse.
+  const std::optional<Status>& limit_error() const { return limit_error_; }
 
  private:
   struct Frame {
     explicit Frame(bool is_object) : object(is_object) {}
     bool object;
-    std::vector<std::pair<const std::string, Json>> members;
+    std::vector<Member> members;
     Json array = Json::array();
     std::string key;
-    std::unordered_set<std::string> keys;
   };
-  bool Add(Json value) {
-    if (frames_.empty()) {
-      root_ = std::move(value);
-      return true;
+
+  bool Open(bool object) {
+    if (static_cast<int>(frames_.size()) >= limits_.max_depth) {
+      limit_error_ = OutOfRangeError("nesting deeper than ", limits_.max_depth, " levels at ", Path());
+      return false;
     }
-    Frame& frame = frames_.back();
-    if (frame.object) {
-      frame.members.emplace_back(std::move(frame.key), std::move(value));
-    } else {
-      frame.array.push_back(std::move(value));
-    }
+    frames_.emplace_back(object);
     return true;
   }
 
+  bool Add(Json value, size_t heap) {
+    if (frames_.empty()) {
+      root_ = std::move(value);
+      return Count(heap);
+    }
+    Frame& frame = frames_.back();
+    if (frame.object) {
+      heap += sizeof(Member) + KeyHeap(frame.key.size());
+      frame.members.emplace_back(std::move(frame.key), std::move(value));
+    } else {
+      heap += sizeof(Json);
+      frame.array.push_back(std::move(value));
+    }
+    return Count(heap);
+  }
+
+  bool Count(size_t heap) {
+    bytes_ += heap;
+    if (limits_.max_bytes == 0 || bytes_ <= limits_.max_bytes) return true;
+    limit_error_ = ResourceExhaustedError("the parsed value would need more than ", limits_.max_bytes,
+                                          " bytes of memory (", Path(), ")");
+    return false;
+  }
+
+  void FindDuplicate(const std::vector<Member>& members) {
+    if (members.size() < 2) return;
+    if (members.size() <= 8) {
+      for (size_t i = 0; i < members.size(); ++i) {
+        for (size_t j = i + 1; j < members.size(); ++j) {
+          if (members[i].first == members[j].first) {
+            duplicate_ = members[i].first;
+            return;
+          }
+        }
+      }
+      return;
+    }
+    std::vector<const std::string*> keys;
+    keys.reserve(members.size());
+    for (const Member& member : members) keys.push_back(&member.first);
+    std::sort(keys.begin(), keys.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
+    for (size_t i = 1; i < keys.size(); ++i) {
+      if (*keys[i] == *keys[i - 1]) {
+        duplicate_ = *keys[i];
+        return;
+      }
+    }
+  }
+
+  // Where the parse is, as `a.b[3]["odd key"]`; long paths keep their ends.
+  std::string Path() const {
+    std::vector<std::string> parts;
+    for (const Frame& frame : frames_) {
+      if (!frame.object) {
+        parts.push_back(StrCat("[", frame.array.size(), "]"));
+        continue;
+      }
+      const bool plain = !frame.key.empty() && frame.key.size() <= 64 &&
+                         std::all_of(frame.key.begin(), frame.key.end(), [](char c) {
+                           return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '$';
+                         });
+      parts.push_back(plain ? StrCat(".", frame.key) : StrCat("[", DumpJson(Json(frame.key.substr(0, 64))), "]"));
+    }
+    std::string path = "$";
+    constexpr size_t kHead = 12, kTail = 4;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (parts.size() > kHead + kTail + 1 && i == kHead) {
+        path += StrCat("...(", parts.size() - kHead - kTail, " more)...");
+        i = parts.size() - kTail - 1;
+        continue;
+      }
+      path += parts[i];
+    }
+    return path;
+  }
+
+  JsonLimits limits_;
   std::vector<Frame> frames_;
   Json root_;
+  size_t bytes_ = 0;
   std::string duplicate_, error_;
   size_t error_position_ = 0;
+  std::optional<Status> limit_error_;
 };
 
 }  // namespace
 
-StatusOr<Json> ParseJson(std::string_view text, std::string_view source) {
-  Builder builder;
+StatusOr<Json> ParseJson(std::string_view text, std::string_view source, const JsonLimits& limits) {
+  Builder builder(limits);
   bool parsed = false;
   try {
     parsed = Json::sax_parse(text.begin(), text.end(), &builder, Json::input_format_t::json,
@@ -118,6 +213,7 @@ StatusOr<Json> ParseJson(std::string_view text, std::string_view source) {
   } catch (const std::exception& error) {
     return InvalidArgumentError(source, ": invalid JSON: ", error.what());
   }
+  if (builder.limit_error()) return builder.limit_error()->WithContext(source);
   if (!parsed) {
     std::string message = builder.error();
     // nlohmann's messages look like "[json.exception.parse_error.101] parse error at line 1,
@@ -135,6 +231,37 @@ StatusOr<Json> ParseJson(std::string_view text, std::string_view source) {
     return InvalidArgumentError(source, ": duplicate key \"", builder.duplicate(), "\"");
   }
   return std::move(builder.root());
+}
+
+size_t JsonHeapBytes(const Json& root) {
+  size_t bytes = 0;
+  std::vector<const Json*> pending = {&root};
+  while (!pending.empty()) {
+    const Json& value = *pending.back();
+    pending.pop_back();
+    switch (value.type()) {
+      case Json::value_t::string:
+        bytes += StringHeap(value.get_ref<const std::string&>().size());
+        break;
+      case Json::value_t::binary:
+        bytes += MallocChunk(sizeof(Json::binary_t)) + MallocChunk(value.get_binary().size());
+        break;
+      case Json::value_t::array:
+        bytes += MallocChunk(sizeof(Json::array_t)) + value.size() * sizeof(Json);
+        for (const Json& item : value) pending.push_back(&item);
+        break;
+      case Json::value_t::object:
+        bytes += MallocChunk(sizeof(Json::object_t));
+        for (const auto& [key, item] : value.items()) {
+          bytes += sizeof(Member) + KeyHeap(key.size());
+          pending.push_back(&item);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return bytes;
 }
 
 StatusOr<std::string> ReadFileToString(const std::string& path) {

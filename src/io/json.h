@@ -16,9 +16,26 @@ namespace lfm2 {
 
 using Json = nlohmann::ordered_json;
 
+// Bounds on what parsing may build, checked while it builds (nothing beyond them is ever made,
+// so no later step meets a value deeper or larger than these).
+struct JsonLimits {
+  // Containers nested deeper than this are refused (kOutOfRange naming the path to the first
+  // one too deep and the limit). Every recursive walk of a parsed value (copy, dump, rendering, schema
+  // compilation) is bounded by it.
+  int max_depth = 256;
+  // Estimated heap bytes of the parsed value (JsonHeapBytes); beyond it parsing stops with
+  // kResourceExhausted. 0: no bound.
+  size_t max_bytes = 0;
+};
+
 // Parses `text`; `source` names it in errors ("config.json: line 3, column 7: ...").
 // Rejects duplicate object keys (the JSON standard leaves them undefined; we refuse them).
-StatusOr<Json> ParseJson(std::string_view text, std::string_view source);
+StatusOr<Json> ParseJson(std::string_view text, std::string_view source,
+                         const JsonLimits& limits = {});
+
+// The heap bytes a parsed value holds, as glibc malloc allocates them (chunk headers and
+// rounding included), not counting the root's own sizeof(Json). What JsonLimits::max_bytes bounds.
+size_t JsonHeapBytes(const Json& value);
 
 // Reads and parses a whole file.
 StatusOr<Json> ReadJsonFile(const std::string& path);

@@ -2,6 +2,7 @@
 // endpoints are in openai_generate.cc.
 #include "server/api_server.h"
 
+#include <cctype>
 #include <chrono>
 #include <exception>
 
@@ -24,6 +25,19 @@ std::string_view StripV1(std::string_view path) {
   if (path.substr(0, 4) == "/v1/") path.remove_prefix(3);
   return path;
 }
+
+bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix) {
+  if (text.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(text[i])) != std::tolower(static_cast<unsigned char>(prefix[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Requests this large are followed by handing freed memory back to the system.
+constexpr size_t kTrimAfterBytes = 1 << 20;
 
 }  // namespace
 
@@ -49,6 +63,7 @@ ApiServer::ApiServer(Engine& engine, Scheduler& scheduler, ApiOptions options)
 RequestLimits ApiServer::Limits() const {
   RequestLimits limits;
   limits.vocab_size = engine_.allowed_vocab();
+  limits.json.max_depth = options_.max_json_depth;
   return limits;
 }
 
@@ -77,10 +92,38 @@ void ApiServer::Handle(const HttpRequest& request, HttpResponder& responder) {
     if (!responder.responded()) status = SendError(responder, error);
   }
   metrics_.CountRequest(request.path, status, NowSeconds() - start);
+  // A large request leaves freed memory in malloc's arenas; hand it back so the server's RSS
+  // returns to where it was.
+  if (request.body.size() >= kTrimAfterBytes) ReleaseFreeMemory();
+}
+
+bool ApiServer::Authorized(const HttpRequest& request, HttpResponder& responder, int* status) {
+  if (options_.api_key.empty()) return true;
+  std::string_view key;
+  const std::string* authorization = request.Header("authorization");
+  const std::string* api_key = request.Header("x-api-key");
+  if (authorization != nullptr && StartsWithIgnoreCase(*authorization, "bearer ")) {
+    key = std::string_view(*authorization).substr(7);
+    while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
+  } else if (api_key != nullptr) {
+    key = *api_key;
+  }
+  if (!key.empty() && ConstantTimeEquals(key, options_.api_key)) return true;
+  ApiError error;
+  error.status = 401;
+  error.message = authorization == nullptr && api_key == nullptr
+                      ? "missing API key: send \"Authorization: Bearer KEY\""
+                      : "invalid API key";
+  error.code = "invalid_api_key";
+  *status = SendError(responder, error);
+  return false;
 }
 
 int ApiServer::Route(const HttpRequest& request, HttpResponder& responder) {
   const std::string_view path = StripV1(request.path);
+  // Authentication first: without the key, nothing else about the server is revealed.
+  const bool health = path == "/health" && (request.method == "GET" || request.method == "HEAD");
+  if (int status = 0; !health && !Authorized(request, responder, &status)) return status;
   struct RouteInfo {
     std::string_view path;
     const char* method;
@@ -108,27 +151,30 @@ int ApiServer::Route(const HttpRequest& request, HttpResponder& responder) {
     responder.Send(405, "application/json", ErrorBody(error), {{"Allow", route->method}});
     return 405;
   }
-  if (path != "/health" && !options_.api_key.empty()) {
-    const std::string* authorization = request.Header("authorization");
-    const std::string expected = "Bearer " + options_.api_key;
-    if (authorization == nullptr || !ConstantTimeEquals(*authorization, expected)) {
-      ApiError error;
-      error.status = 401;
-      error.message = authorization == nullptr ? "missing API key: send \"Authorization: Bearer KEY\""
-                                               : "invalid API key";
-      error.code = "invalid_api_key";
-      return SendError(responder, error);
-    }
-  }
   if (path == "/health") return Health(responder);
   if (path == "/models") return Models(responder);
   if (path == "/metrics") {
     responder.Send(200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render(scheduler_.stats()));
     return 200;
   }
-  // The POST routes take a JSON object.
-  auto body = ParseJson(request.body, "request body");
-  if (!body.ok()) return SendError(responder, BadRequest("the body is not valid JSON: " + body.status().message()));
+  // The POST routes take a JSON object, parsed under the depth and memory limits.
+  JsonLimits json_limits = Limits().json;
+  json_limits.max_bytes = kJsonBytesPerBodyByte * request.body.size() + kJsonBytesFloor;
+  auto body = ParseJson(request.body, "request body", json_limits);
+  if (!body.ok()) {
+    switch (body.status().code()) {
+      case StatusCode::kOutOfRange:
+        return SendError(responder, BadRequest(StrCat(body.status().message(), " (the server's --max-json-depth)")));
+      case StatusCode::kResourceExhausted: {
+        ApiError error = BadRequest(StrCat(body.status().message(), ": the body is too complex to hold (limit ",
+                                           kJsonBytesPerBodyByte, " bytes of parsed JSON per body byte)"));
+        error.status = 413;
+        return SendError(responder, error);
+      }
+      default:
+        return SendError(responder, BadRequest("the body is not valid JSON: " + body.status().message()));
+    }
+  }
   if (!body->is_object()) return SendError(responder, BadRequest("the body must be a JSON object"));
   if (path == "/chat/completions") return ChatCompletions(*body, responder);
   if (path == "/completions") return Completions(*body, responder);
@@ -167,19 +213,38 @@ int ApiServer::Tokenize(const Json& body, HttpResponder& responder) {
   }
   auto add_special = FindBool(body, "add_special", false, "request");
   auto with_pieces = FindBool(body, "with_pieces", false, "request");
+  auto parse_special = FindBool(body, "parse_special", true, "request");
   if (!add_special.ok()) return SendError(responder, BadRequest(add_special.status().message(), "add_special"));
   if (!with_pieces.ok()) return SendError(responder, BadRequest(with_pieces.status().message(), "with_pieces"));
+  if (!parse_special.ok()) return SendError(responder, BadRequest(parse_special.status().message(), "parse_special"));
   const Tokenizer& tokenizer = *engine_.tokenizer();
-  const std::vector<int32_t> ids = tokenizer.Encode(content->get<std::string>(), *add_special);
-  Json tokens = Json::array();
-  for (int32_t id : ids) {
+  EncodeOptions encode;
+  encode.add_special_tokens = *add_special;
+  encode.parse_special_tokens = *parse_special;
+  const std::vector<int32_t> ids = tokenizer.Encode(content->get_ref<const std::string&>(), encode);
+  // Written straight to text: a JSON tree of a million {"id","piece"} objects would take ~100x
+  // the memory of the answer.
+  std::string out = "{\"tokens\":[";
+  out.reserve(out.size() + ids.size() * (*with_pieces ? 24 : 7) + 2);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) out += ',';
     if (*with_pieces) {
-      tokens.push_back({{"id", id}, {"piece", tokenizer.Decode(std::span<const int32_t>(&id, 1))}});
+      out += "{\"id\":";
+      out += std::to_string(ids[i]);
+      out += ",\"piece\":";
+      out += DumpJson(Json(tokenizer.Decode(std::span<const int32_t>(&ids[i], 1))));
+      out += '}';
     } else {
-      tokens.push_back(id);
+      out += std::to_string(ids[i]);
     }
   }
-  return SendJson(responder, 200, {{"tokens", tokens}});
+  out += "]}";
+  responder.Send(200, "application/json", out);
+  if (out.size() >= kTrimAfterBytes) {
+    std::string().swap(out);
+    ReleaseFreeMemory();
+  }
+  return 200;
 }
 
 int ApiServer::Detokenize(const Json& body, HttpResponder& responder) {
@@ -202,23 +267,37 @@ int ApiServer::Detokenize(const Json& body, HttpResponder& responder) {
 
 int ApiServer::ApplyTemplate(const Json& body, HttpResponder& responder) {
   ChatRequest request;
-  if (auto error = ParseMessages(body, &request)) return SendError(responder, *error);
+  if (auto error = ParseMessages(body, Limits(), &request)) return SendError(responder, *error);
   auto add_generation_prompt = FindBool(body, "add_generation_prompt", true, "request");
   if (!add_generation_prompt.ok()) {
     return SendError(responder, BadRequest(add_generation_prompt.status().message(), "add_generation_prompt"));
   }
+  auto return_tokens = FindBool(body, "return_tokens", false, "request");
+  if (!return_tokens.ok()) return SendError(responder, BadRequest(return_tokens.status().message(), "return_tokens"));
   auto prompt = RenderChat(request, *add_generation_prompt);
   if (!prompt.ok()) return SendError(responder, ErrorFromStatus(prompt.status(), "messages"));
-  return SendJson(responder, 200, {{"prompt", *prompt}});
+  Json answer = {{"prompt", prompt->text}};
+  if (*return_tokens) answer["tokens"] = prompt->ids;
+  return SendJson(responder, 200, answer);
 }
 
-StatusOr<std::string> ApiServer::RenderChat(const ChatRequest& request, bool add_generation_prompt) const {
+StatusOr<ChatPrompt> ApiServer::RenderChat(const ChatRequest& request, bool add_generation_prompt,
+                                           std::string_view suffix) const {
   const ChatTemplate* chat = engine_.chat_template();
   if (chat == nullptr) {
     return InvalidArgumentError("the model has no chat template (chat_template.jinja or "
                                 "tokenizer_config.json \"chat_template\"): use /v1/completions");
   }
-  return chat->Render(request.messages, request.tools, add_generation_prompt);
+  const Tokenizer& tokenizer = *engine_.tokenizer();
+  if (options_.special_tokens_in_messages) {
+    return RenderChatPrompt(*chat, tokenizer, TemplateMessages(request, nullptr), request.tools,
+                            add_generation_prompt, nullptr, suffix);
+  }
+  ControlTokenGuard guard(tokenizer);
+  const Json messages =
+      TemplateMessages(request, [&guard](std::string_view text) { return guard.Protect(text); });
+  const Json tools = request.tools.is_null() ? request.tools : guard.ProtectStrings(request.tools);
+  return RenderChatPrompt(*chat, tokenizer, messages, tools, add_generation_prompt, &guard, suffix);
 }
 
 }  // namespace lfm2::server

@@ -10,14 +10,22 @@
 //   POST /tokenize              {"content", "add_special"?, "with_pieces"?} -> {"tokens"}
 //   POST /detokenize            {"tokens"} -> {"content"}
 //   POST /apply-template        {"messages", "tools"?, "add_generation_prompt"?} -> {"prompt"}
-// The /v1 prefix is optional on every route. With an API key, every route but /health needs
-// "Authorization: Bearer KEY" (else 401).
+// The /v1 prefix is optional on every route. With an API key, every request but GET /health
+// needs "Authorization: Bearer KEY" (scheme case-insensitive) or "X-Api-Key: KEY", checked before
+// anything else (so unauthenticated clients cannot probe routes): else 401.
+//
+// Untrusted bodies are parsed under limits (JsonLimits): nesting deeper than max_json_depth is a
+// 400 naming where; a body whose parsed form would take more than 16 x its size + 1 MiB is a 413.
+// Message text of every role, tool results, tool-call arguments and tool definitions is
+// tokenized as plain text: control tokens come only from the chat template (ControlTokenGuard),
+// unless special_tokens_in_messages restores Hugging Face's behaviour.
 #pragma once
 
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "generate/chat_prompt.h"
 #include "generate/engine.h"
 #include "io/json.h"
 #include "server/http_server.h"
@@ -34,7 +42,14 @@ struct ApiOptions {
   SamplingParams sampling;          // defaults for the fields a request omits
   std::optional<uint64_t> seed;     // default seed; else each request draws one
   double poll_seconds = 0.05;       // how often a waiting handler checks for a gone client
+  int max_json_depth = 128;         // nesting of request bodies and JSON inside them
+  // Tokenize special-token text in messages as control tokens (HF apply_chat_template + encode).
+  bool special_tokens_in_messages = false;
 };
+
+// Memory a parsed request body may take: this many bytes per body byte, plus the floor.
+inline constexpr size_t kJsonBytesPerBodyByte = 16;
+inline constexpr size_t kJsonBytesFloor = 1 << 20;
 
 class ApiServer {
  public:
@@ -58,13 +73,17 @@ class ApiServer {
   int Health(HttpResponder& responder);
   int Models(HttpResponder& responder);
 
-  // Renders a chat request's messages (and tools) into prompt text.
-  StatusOr<std::string> RenderChat(const ChatRequest& request, bool add_generation_prompt) const;
+  // Renders a chat request's messages (and tools) into prompt text and ids; `suffix` is trusted
+  // text appended (a forced tool call's start).
+  StatusOr<ChatPrompt> RenderChat(const ChatRequest& request, bool add_generation_prompt,
+                                  std::string_view suffix = {}) const;
   // A job with the request's sampling, stop strings, logprobs and token constraint.
   std::optional<ApiError> MakeJob(const GenerationRequest& request, std::vector<int32_t> prompt,
                                   int index, const ConstraintFactory& constraint,
                                   GenerationJob* job) const;
   RequestLimits Limits() const;
+  // Whether the request may use the API (401 sent when not).
+  bool Authorized(const HttpRequest& request, HttpResponder& responder, int* status);
   uint64_t NextSeed() const;
 
   Engine& engine_;

@@ -102,11 +102,14 @@ HttpRequestParser::State HttpRequestParser::Next() {
   if (state_ == State::kError) return state_;
   buffer_.erase(0, offset_);
   offset_ = 0;
+  if (buffer_.capacity() > (64 << 10) && buffer_.size() < buffer_.capacity() / 4) buffer_.shrink_to_fit();
   request_ = HttpRequest();
   phase_ = Phase::kHead;
   remaining_ = 0;
   trailer_bytes_ = 0;
   head_scan_ = 0;
+  cr_scan_ = 0;
+  line_end_ = std::string_view::npos;
   state_ = State::kNeedMore;
   return Parse();
 }
@@ -120,9 +123,19 @@ HttpRequestParser::State HttpRequestParser::Fail(int status, std::string message
 
 bool HttpRequestParser::TakeBody() {
   const size_t take = static_cast<size_t>(std::min<uint64_t>(buffer_.size() - offset_, remaining_));
+  // A fixed-length body gets its whole buffer once its first bytes arrive (not on the word of
+  // the Content-Length header alone).
+  if (phase_ == Phase::kFixedBody && request_.body.empty() && take > 0) {
+    request_.body.reserve(static_cast<size_t>(remaining_));
+  }
   request_.body.append(buffer_, offset_, take);
   offset_ += take;
   remaining_ -= take;
+  // Body bytes are not kept twice: the buffer restarts once everything in it is taken.
+  if (offset_ == buffer_.size()) {
+    buffer_.clear();
+    offset_ = 0;
+  }
   return remaining_ == 0;
 }
 
@@ -164,10 +177,17 @@ HttpRequestParser::State HttpRequestParser::Parse() {
           }
           if (at + 2 >= rest.size()) break;
         }
+        // A CR must end a line (RFC 9112 2.2): a bare one is refused at once, not waited on.
+        const size_t head_bytes = end == std::string_view::npos ? rest.size() : head_size;
+        for (size_t at = cr_scan_; at + 1 < head_bytes; ++at) {
+          if (rest[at] == '\r' && rest[at + 1] != '\n') return Fail(400, "bare CR in the request head");
+        }
+        cr_scan_ = head_bytes > 0 ? head_bytes - 1 : 0;
         if (end == std::string_view::npos) {
           head_scan_ = rest.size() >= 3 ? rest.size() - 3 : 0;
           // The request line so far, without the "\r" that may end it.
-          const std::string_view first_line = StripCarriageReturn(rest.substr(0, rest.find('\n')));
+          if (line_end_ == std::string_view::npos) line_end_ = rest.find('\n');
+          const std::string_view first_line = StripCarriageReturn(rest.substr(0, line_end_));
           if (first_line.size() > limits_.max_request_line) {
             return Fail(414, "request line too long (limit " + std::to_string(limits_.max_request_line) + " bytes)");
           }
@@ -180,6 +200,8 @@ HttpRequestParser::State HttpRequestParser::Parse() {
           return Fail(431, "request head too large (limit " + std::to_string(limits_.max_header_bytes) + " bytes)");
         }
         head_scan_ = 0;
+        cr_scan_ = 0;
+        line_end_ = std::string_view::npos;
         const std::string head(rest.substr(0, end));
         offset_ += head_size;
         if (ParseHead(head) == State::kError) return state_;
@@ -334,7 +356,6 @@ HttpRequestParser::State HttpRequestParser::ParseHead(std::string_view head) {
       return Fail(413, "request body of " + std::to_string(length) + " bytes is too large (limit " +
                            std::to_string(limits_.max_body) + " bytes)");
     }
-    request_.body.reserve(static_cast<size_t>(length));
     remaining_ = length;
     phase_ = Phase::kFixedBody;
   } else {

@@ -87,6 +87,8 @@ class HttpRequestParser {
   uint64_t remaining_ = 0;  // body or chunk bytes still to read
   size_t trailer_bytes_ = 0;
   size_t head_scan_ = 0;  // where the search for the end of the head resumes
+  size_t cr_scan_ = 0;    // where the search for a bare CR resumes
+  size_t line_end_ = std::string_view::npos;  // end of the request line, once seen
   int error_status_ = 0;
   std::string error_message_;
 };

@@ -63,7 +63,14 @@ std::optional<ApiError> ApiServer::MakeJob(const GenerationRequest& request,
   job->index = index;
   const Status check = scheduler_.Check(*job);
   if (!check.ok()) {
-    return BadRequest(check.message(), length >= context ? "messages" : "max_tokens");
+    // Name the field at fault: the prompt, max_tokens, or a sampling parameter.
+    std::string param = length >= context ? "messages" : "max_tokens";
+    if (!ValidateSamplingParams(job->sampling).ok()) param = "sampling";
+    for (const char* name : {"logit_bias", "temperature", "top_p", "top_k", "min_p", "repetition_penalty",
+                             "presence_penalty", "frequency_penalty"}) {
+      if (check.message().find(name) != std::string::npos) param = name;
+    }
+    return BadRequest(check.message(), param);
   }
   return std::nullopt;
 }
@@ -71,8 +78,6 @@ std::optional<ApiError> ApiServer::MakeJob(const GenerationRequest& request,
 int ApiServer::ChatCompletions(const Json& body, HttpResponder& responder) {
   ChatRequest request;
   if (auto error = ParseChatRequest(body, Limits(), &request)) return SendError(responder, *error);
-  auto rendered = RenderChat(request, /*add_generation_prompt=*/true);
-  if (!rendered.ok()) return SendError(responder, ErrorFromStatus(rendered.status(), "messages"));
   // tool_choice "required" / a named function: the reply is made to start with the call.
   using Mode = ToolChoice::Mode;
   std::string forced;
@@ -80,12 +85,13 @@ int ApiServer::ChatCompletions(const Json& body, HttpResponder& responder) {
   if (request.tool_choice.mode == Mode::kFunction) {
     forced = "<|tool_call_start|>[" + request.tool_choice.function + "(";
   }
+  auto rendered = RenderChat(request, /*add_generation_prompt=*/true, forced);
+  if (!rendered.ok()) return SendError(responder, ErrorFromStatus(rendered.status(), "messages"));
   const bool parse_tools = !request.tool_names.empty() && request.tool_choice.mode != Mode::kNone;
   auto constraint = structured_->Factory(request.response_format);
   if (!constraint.ok()) return SendError(responder, ErrorFromStatus(constraint.status(), "response_format"));
   GenerationJob job;
-  if (auto error = MakeJob(request, engine_.Tokenize(*rendered + forced, /*rendered_chat=*/true), 0,
-                           *constraint, &job)) {
+  if (auto error = MakeJob(request, std::move(rendered->ids), 0, *constraint, &job)) {
     return SendError(responder, *error);
   }
   auto channel = std::make_shared<RequestChannel>();

@@ -1,6 +1,8 @@
 // server/openai_request.cc - validating OpenAI request bodies.
 #include "server/openai_request.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -104,8 +106,9 @@ bool ParseSampling(Fields& f, const RequestLimits& limits, SamplingOverrides* s)
         return f.Fail("logit_bias key \"" + key + "\" is not a token id in [0, " +
                           std::to_string(limits.vocab_size) + ")", "logit_bias");
       }
-      if (!value.is_number() || !std::isfinite(value.get<double>())) {
-        return f.Fail("logit_bias[\"" + key + "\"] must be a finite number", "logit_bias");
+      // Stored as a float: beyond its range the bias would be infinite.
+      if (!value.is_number() || !std::isfinite(static_cast<float>(value.get<double>()))) {
+        return f.Fail("logit_bias[\"" + key + "\"] must be a finite number (|bias| < 3.4e38)", "logit_bias");
       }
       s->logit_bias.emplace_back(static_cast<int32_t>(id), value.get<float>());
     }
@@ -219,12 +222,13 @@ bool ContentText(Fields& f, const Json* content, const std::string& param, std::
   return true;
 }
 
-bool ParseMessagesInto(Fields& f, ChatRequest* r) {
+bool ParseMessagesInto(Fields& f, const RequestLimits& limits, ChatRequest* r) {
   const Json* messages = f.Get("messages");
   if (messages == nullptr) return f.Fail("'messages' is required", "messages");
   if (!messages->is_array()) return f.Fail(TypeError("messages", "an array", *messages), "messages");
   if (messages->empty()) return f.Fail("'messages' must not be empty", "messages");
   r->messages = Json::array();
+  r->tool_calls.clear();
   for (size_t i = 0; i < messages->size(); ++i) {
     const Json& message = (*messages)[i];
     const std::string where = "messages[" + std::to_string(i) + "]";
@@ -238,11 +242,10 @@ bool ParseMessagesInto(Fields& f, ChatRequest* r) {
       return f.Fail(where + ".role must be system, developer, user, assistant or tool, got \"" + role + "\"",
                     where + ".role");
     }
-    std::string content;
+    std::string content, written;
     if (!ContentText(f, m.Get("content"), where + ".content", &content)) return false;
     if (const Json* calls = m.Get("tool_calls"); calls != nullptr && role == "assistant") {
       if (!calls->is_array()) return f.Fail(TypeError(where + ".tool_calls", "an array", *calls), where + ".tool_calls");
-      std::string written;
       for (size_t c = 0; c < calls->size(); ++c) {
         const Json& call = (*calls)[c];
         const std::string param = where + ".tool_calls[" + std::to_string(c) + "]";
@@ -255,7 +258,17 @@ bool ParseMessagesInto(Fields& f, ChatRequest* r) {
         }
         Json args = Json::object();
         if (arguments != nullptr && arguments->is_string()) {
-          auto parsed = ParseJson(arguments->get<std::string>(), "arguments");
+          auto parsed = ParseJson(arguments->get<std::string>(), param + ".function.arguments", limits.json);
+          if (!parsed.ok() && parsed.status().code() == StatusCode::kResourceExhausted) {
+            ApiError error = BadRequest(parsed.status().message(), param + ".function.arguments");
+            error.status = 413;
+            if (!f.error()) f.error() = error;
+            return false;
+          }
+          if (!parsed.ok() && parsed.status().code() == StatusCode::kOutOfRange) {
+            return f.Fail(parsed.status().message() + " (the server's --max-json-depth)",
+                          param + ".function.arguments");
+          }
           if (!parsed.ok() || !parsed->is_object()) {
             return f.Fail(param + ".function.arguments must be a JSON object encoded as a string", param);
           }
@@ -267,9 +280,9 @@ bool ParseMessagesInto(Fields& f, ChatRequest* r) {
         }
         written += (c > 0 ? ", " : "") + PythonCall(name->get<std::string>(), args);
       }
-      if (!calls->empty()) content += "<|tool_call_start|>[" + written + "]<|tool_call_end|>";
     }
     r->messages.push_back({{"role", role}, {"content", content}});
+    r->tool_calls.push_back(std::move(written));
   }
   if (const Json* tools = f.Get("tools")) {
     if (!tools->is_array()) return f.Fail(TypeError("tools", "an array", *tools), "tools");
@@ -310,6 +323,15 @@ bool ParseMessagesInto(Fields& f, ChatRequest* r) {
       }
       r->tool_choice.mode = Mode::kFunction;
       r->tool_choice.function = name->get<std::string>();
+      // The name starts the forced reply as template text: an identifier, nothing else.
+      const std::string& forced = r->tool_choice.function;
+      if (forced.empty() || forced.size() > 256 ||
+          !std::all_of(forced.begin(), forced.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == ':';
+          })) {
+        return f.Fail("tool_choice function name must be 1-256 letters, digits, '_', '-', '.' or ':'",
+                      "tool_choice");
+      }
       if (std::find(r->tool_names.begin(), r->tool_names.end(), r->tool_choice.function) == r->tool_names.end()) {
         return f.Fail("tool_choice names \"" + r->tool_choice.function + "\", which is not in 'tools'", "tool_choice");
       }
@@ -432,7 +454,7 @@ std::string PythonCall(const std::string& name, const Json& arguments) {
 std::optional<ApiError> ParseChatRequest(const Json& body, const RequestLimits& limits, ChatRequest* out) {
   if (!body.is_object()) return BadRequest("the request body must be a JSON object");
   Fields f(body);
-  if (!ParseCommon(f, body, limits, out) || !ParseMessagesInto(f, out)) return f.error();
+  if (!ParseCommon(f, body, limits, out) || !ParseMessagesInto(f, limits, out)) return f.error();
   std::optional<int64_t> top_logprobs;
   if (!f.Bool("logprobs", &out->logprobs) || !f.Integer("top_logprobs", &top_logprobs)) return f.error();
   if (top_logprobs) {
@@ -446,11 +468,25 @@ std::optional<ApiError> ParseChatRequest(const Json& body, const RequestLimits& 
   return std::nullopt;
 }
 
-std::optional<ApiError> ParseMessages(const Json& body, ChatRequest* out) {
+std::optional<ApiError> ParseMessages(const Json& body, const RequestLimits& limits, ChatRequest* out) {
   if (!body.is_object()) return BadRequest("the request body must be a JSON object");
   Fields f(body);
-  if (!ParseMessagesInto(f, out)) return f.error();
+  if (!ParseMessagesInto(f, limits, out)) return f.error();
   return std::nullopt;
+}
+
+Json TemplateMessages(const ChatRequest& request, const TextFilter& protect) {
+  auto text = [&](const std::string& s) { return protect ? protect(s) : s; };
+  Json messages = Json::array();
+  for (size_t i = 0; i < request.messages.size(); ++i) {
+    const Json& message = request.messages[i];
+    std::string content = text(message["content"].get_ref<const std::string&>());
+    if (i < request.tool_calls.size() && !request.tool_calls[i].empty()) {
+      content += "<|tool_call_start|>[" + text(request.tool_calls[i]) + "]<|tool_call_end|>";
+    }
+    messages.push_back({{"role", message["role"]}, {"content", std::move(content)}});
+  }
+  return messages;
 }
 
 std::optional<ApiError> ParseCompletionRequest(const Json& body, const RequestLimits& limits,

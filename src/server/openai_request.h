@@ -3,10 +3,12 @@
 // OpenAI error shape, `param` naming the field); unknown fields are ignored. Also the message
 // normalisation for the chat template: content parts joined, "developer" -> "system", and an
 // assistant's `tool_calls` written back in LFM2's Pythonic form so a tool round trip renders as
-// the model produced it.
+// the model produced it. JSON carried in strings (tool-call arguments) is parsed under the same
+// depth and memory limits as request bodies.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -66,7 +68,9 @@ struct GenerationRequest {
 };
 
 struct ChatRequest : GenerationRequest {
-  Json messages;  // for the template: [{"role", "content": string}, ...]
+  Json messages;  // [{"role", "content": string}, ...]: content parts joined, roles normalised
+  // Per message: an assistant's tool_calls in LFM2's Pythonic form ("f(a=1), g()"), or empty.
+  std::vector<std::string> tool_calls;
   Json tools;     // the request's tools array as given, or null
   std::vector<std::string> tool_names;
   ToolChoice tool_choice;
@@ -85,6 +89,7 @@ struct CompletionRequest : GenerationRequest {
 
 struct RequestLimits {
   int64_t vocab_size = 0;     // token ids (logit_bias keys, prompt ids) must be below
+  JsonLimits json;            // for JSON carried in strings (tool-call arguments)
   size_t max_prompts = 16;    // /v1/completions prompt arrays
   size_t max_stop = 16;       // stop strings
   size_t max_stop_bytes = 256;
@@ -97,7 +102,14 @@ std::optional<ApiError> ParseChatRequest(const Json& body, const RequestLimits& 
 std::optional<ApiError> ParseCompletionRequest(const Json& body, const RequestLimits& limits,
                                                CompletionRequest* out);
 // Just the chat messages and tools (for /apply-template).
-std::optional<ApiError> ParseMessages(const Json& body, ChatRequest* out);
+std::optional<ApiError> ParseMessages(const Json& body, const RequestLimits& limits, ChatRequest* out);
+
+// The messages as the chat template takes them: [{"role", "content"}], an assistant's tool calls
+// appended to its content as LFM2 writes them (<|tool_call_start|>[...]<|tool_call_end|>), so a
+// tool round trip renders as the model produced it. `protect`, when given, is applied to every
+// piece of client text (contents, calls), not to the control tokens added here.
+using TextFilter = std::function<std::string(std::string_view)>;
+Json TemplateMessages(const ChatRequest& request, const TextFilter& protect);
 
 // A JSON value in Python literal syntax as LFM2 writes tool calls: strings double-quoted with
 // escapes, True/False/None, lists and dicts.

@@ -184,7 +184,19 @@ std::optional<int32_t> AddedVocabulary::FindByContent(std::string_view content) 
   return it->second;
 }
 
+namespace {
+
+// Whether [begin, end) overlaps one of the sorted, disjoint `ranges`.
+bool OverlapsAny(std::span<const std::pair<size_t, size_t>> ranges, size_t begin, size_t end) {
+  auto it = std::upper_bound(ranges.begin(), ranges.end(), begin,
+                             [](size_t at, const std::pair<size_t, size_t>& r) { return at < r.second; });
+  return it != ranges.end() && it->first < end;
+}
+
+}  // namespace
+
 void AddedVocabulary::FindMatches(std::string_view sentence, const Trie& trie, bool parse_special,
+                                  std::span<const std::pair<size_t, size_t>> plain_ranges, size_t base,
                                   std::vector<Match>* matches) const {
   matches->clear();
   if (trie.empty()) {
@@ -208,7 +220,7 @@ void AddedVocabulary::FindMatches(std::string_view sentence, const Trie& trie, b
     size_t stop = pos + length;
     pos = stop;  // the automaton resumes after the raw match, whatever the strip flags do
     const AddedToken& token = tokens_[index];
-    if (!parse_special && token.special) continue;
+    if (token.special && (!parse_special || OverlapsAny(plain_ranges, base + start, base + stop))) continue;
     if (token.single_word) {
       const bool start_space = start == 0 || !EndsWithWord(sentence.substr(0, start));
       const bool stop_space = stop == sentence.size() || !StartsWithWord(sentence.substr(stop));
@@ -223,10 +235,10 @@ void AddedVocabulary::FindMatches(std::string_view sentence, const Trie& trie, b
   if (start_offset != sentence.size()) matches->push_back({-1, start_offset, sentence.size()});
 }
 
-void AddedVocabulary::Split(std::string_view text, bool parse_special,
-                            std::vector<Piece>* pieces) const {
+void AddedVocabulary::Split(std::string_view text, bool parse_special, std::vector<Piece>* pieces,
+                            std::span<const std::pair<size_t, size_t>> plain_ranges) const {
   std::vector<Match> first_pass, second_pass;
-  FindMatches(text, non_normalized_, parse_special, &first_pass);
+  FindMatches(text, non_normalized_, parse_special, plain_ranges, 0, &first_pass);
   for (const Match& match : first_pass) {
     const std::string_view piece = text.substr(match.start, match.end - match.start);
     if (piece.empty()) continue;
@@ -235,7 +247,7 @@ void AddedVocabulary::Split(std::string_view text, bool parse_special,
       continue;
     }
     // No normalizer: the normalized-token pass sees the piece as it is.
-    FindMatches(piece, normalized_, parse_special, &second_pass);
+    FindMatches(piece, normalized_, parse_special, plain_ranges, match.start, &second_pass);
     for (const Match& inner : second_pass) {
       const std::string_view sub = piece.substr(inner.start, inner.end - inner.start);
       if (!sub.empty()) pieces->push_back({sub, inner.id});

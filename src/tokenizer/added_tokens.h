@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -46,8 +47,10 @@ class AddedVocabulary {
                                             std::string_view where);
 
   // Splits `text` (valid UTF-8) into pieces covering it in order; empty pieces are dropped. With
-  // `parse_special` false, matches of special tokens are skipped (HF encode_special_tokens).
-  void Split(std::string_view text, bool parse_special, std::vector<Piece>* pieces) const;
+  // `parse_special` false, matches of special tokens are skipped (HF encode_special_tokens);
+  // so are those overlapping one of `plain_ranges` (sorted, disjoint byte ranges of `text`).
+  void Split(std::string_view text, bool parse_special, std::vector<Piece>* pieces,
+             std::span<const std::pair<size_t, size_t>> plain_ranges = {}) const;
 
   const AddedToken* FindById(int32_t id) const;
   std::optional<int32_t> FindByContent(std::string_view content) const;
@@ -78,8 +81,10 @@ class AddedVocabulary {
     size_t start;
     size_t end;
   };
-  // HF find_matches over one trie.
+  // HF find_matches over one trie. `sentence` starts at byte `base` of the text whose
+  // `plain_ranges` are given.
   void FindMatches(std::string_view sentence, const Trie& trie, bool parse_special,
+                   std::span<const std::pair<size_t, size_t>> plain_ranges, size_t base,
                    std::vector<Match>* matches) const;
 
   std::vector<AddedToken> tokens_;  // HF's added_tokens_map_r values (one per id), by id

@@ -342,14 +342,20 @@ std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_special_t
 std::vector<int32_t> Tokenizer::Encode(std::string_view text, const EncodeOptions& options) const {
   const Impl& impl = *impl_;
   std::string repaired;
+  bool parse_special = options.parse_special_tokens;
+  std::span<const std::pair<size_t, size_t>> plain_ranges = options.plain_ranges;
   if (!tokenizer::IsValidUtf8(text)) {
     repaired = tokenizer::ToValidUtf8(text);
     text = repaired;
+    if (!plain_ranges.empty()) {
+      parse_special = false;
+      plain_ranges = {};
+    }
   }
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 4 + 4);
   std::vector<AddedVocabulary::Piece> pieces;
-  impl.added.Split(text, options.parse_special_tokens, &pieces);
+  impl.added.Split(text, parse_special, &pieces, plain_ranges);
   const PreTokenizer::Sink sink = [&](std::string_view piece, bool byte_mapped) {
     impl.model.Tokenize(piece, byte_mapped, &ids);
   };
@@ -395,6 +401,19 @@ std::string Tokenizer::Decode(std::span<const int32_t> ids, bool skip_special_to
 int32_t Tokenizer::vocab_size() const { return static_cast<int32_t>(impl_->token_flags.size()); }
 bool Tokenizer::IsValidId(int32_t id) const { return impl_->Valid(id); }
 bool Tokenizer::IsSpecial(int32_t id) const { return impl_->Special(id); }
+
+std::vector<std::pair<size_t, size_t>> Tokenizer::FindSpecialTokens(std::string_view text) const {
+  std::vector<std::pair<size_t, size_t>> spans;
+  if (!tokenizer::IsValidUtf8(text)) return spans;
+  std::vector<AddedVocabulary::Piece> pieces;
+  impl_->added.Split(text, /*parse_special=*/true, &pieces);
+  for (const AddedVocabulary::Piece& piece : pieces) {
+    if (piece.id < 0 || !impl_->Special(piece.id)) continue;
+    const size_t begin = static_cast<size_t>(piece.text.data() - text.data());
+    spans.emplace_back(begin, begin + piece.text.size());
+  }
+  return spans;
+}
 
 std::string_view Tokenizer::TokenText(int32_t id) const {
   return impl_->Valid(id) ? std::string_view(impl_->token_text[id]) : std::string_view();

@@ -25,6 +25,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -37,6 +38,13 @@ struct EncodeOptions {
   // Recognise special-token text such as "<|im_start|>" in the input (HF default). When false,
   // special tokens are tokenized as plain text (HF encode_special_tokens / split_special_tokens).
   bool parse_special_tokens = true;
+  // Byte ranges [begin, end) of the text, sorted and disjoint, in which special-token text is
+  // plain text even when parse_special_tokens is on: a special token overlapping one is
+  // tokenized as HF does with split_special_tokens. For prompts whose control tokens must come
+  // only from some parts (a chat template) and never from others (message text). Ignored,
+  // together with parse_special_tokens (both then off), when the text is not valid UTF-8, since
+  // repairing it would move the ranges.
+  std::span<const std::pair<size_t, size_t>> plain_ranges;
 };
 
 class Tokenizer {
@@ -81,6 +89,9 @@ class Tokenizer {
   // True for special added tokens (content in HF's special-token set), the ones
   // skip_special_tokens removes.
   bool IsSpecial(int32_t id) const;
+  // The byte ranges of `text` that Encode (parse_special_tokens on) turns into special tokens,
+  // in order; lstrip / rstrip white space included. Empty for invalid UTF-8.
+  std::vector<std::pair<size_t, size_t>> FindSpecialTokens(std::string_view text) const;
 
   // From tokenizer_config.json (bos_token / eos_token / pad_token); without a config, bos_id is
   // the first special token the post-processor prepends, if any.

@@ -92,6 +92,30 @@ TEST(HttpRequestTest, MalformedRequestsAre400) {
   EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX\r\n"), 400);
 }
 
+TEST(HttpRequestTest, BareCarriageReturnIsRefusedWithoutWaiting) {
+  // Each of these is an error as soon as the bytes are in, not a head still waiting for its end.
+  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\rHost: a\r"), 400);
+  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\rHost: a"), 400);
+  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost: a\rb\r\n"), 400);
+  // A CR at the end of what has arrived may still be followed by its LF.
+  HttpRequestParser parser({});
+  EXPECT_EQ(parser.Feed("GET / HTTP/1.1\r"), State::kNeedMore);
+  EXPECT_EQ(parser.Feed("\nHost: a\r"), State::kNeedMore);
+  EXPECT_EQ(parser.Feed("\n\r\n"), State::kComplete);
+}
+
+TEST(HttpRequestTest, FixedBodyIsNotBufferedTwice) {
+  HttpRequestParser parser({});
+  ASSERT_EQ(parser.Feed("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 200000\r\n\r\n"), State::kNeedMore);
+  for (int i = 0; i < 199; ++i) {
+    ASSERT_EQ(parser.Feed(std::string(1000, 'x')), State::kNeedMore);
+    EXPECT_EQ(parser.buffered(), 0u);  // taken into the body as it arrives
+  }
+  ASSERT_EQ(parser.Feed(std::string(1000, 'x') + "GET"), State::kComplete);
+  EXPECT_EQ(parser.request().body.size(), 200000u);
+  EXPECT_EQ(parser.buffered(), 3u);  // the next request's first bytes
+}
+
 TEST(HttpRequestTest, UnsupportedFeatures) {
   EXPECT_EQ(ErrorOf("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505);
   EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n"), 501);

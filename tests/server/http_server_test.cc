@@ -1,6 +1,7 @@
 // The transport on loopback: keep-alive, pipelining, malformed and oversized requests, slow
-// clients, Expect: 100-continue, SSE streaming (chunked and HTTP/1.0), CORS preflight, the
-// connection limit, client-disconnect detection, more clients than workers, and Stop().
+// clients (header / body / write timeouts, slow heads holding no worker), Expect: 100-continue,
+// SSE streaming (chunked and HTTP/1.0), CORS preflight, the connection caps and eviction,
+// client-disconnect detection, more clients than workers, and Stop().
 #include "server/http_server.h"
 
 #include <atomic>
@@ -50,6 +51,13 @@ class HttpServerTest : public ::testing::Test {
       }
       noticed_gone_ = r.ClientGone();
       waiting_done_ = true;
+    } else if (request.path == "/flood") {
+      // Streams until SendEvent fails (at most 1 GB).
+      r.StartEvents();
+      const std::string event = SseEvent(std::string(16 * 1024, 'x'));
+      bool ok = true;
+      for (int i = 0; i < 65536 && ok; ++i) ok = r.SendEvent(event);
+      flood_result_ = ok ? 1 : 0;
     } else if (request.path == "/silent") {
       // No response: the transport answers 500.
     } else {
@@ -62,6 +70,7 @@ class HttpServerTest : public ::testing::Test {
   std::unique_ptr<HttpServer> server_;
   std::atomic<int> handled_{0};
   std::atomic<bool> noticed_gone_{false}, waiting_done_{false};
+  std::atomic<int> flood_result_{-1};
 };
 
 TEST_F(HttpServerTest, KeepAliveAndPipelining) {
@@ -118,7 +127,7 @@ TEST_F(HttpServerTest, MalformedOversizedAndUnhandled) {
 
 TEST_F(HttpServerTest, SlowClientGets408) {
   HttpServerOptions options;
-  options.request_timeout_seconds = 0.5;
+  options.body_timeout_seconds = 0.5;
   Start(options);
   const int fd = Connect(port());
   std::string buffer;
@@ -192,23 +201,148 @@ TEST_F(HttpServerTest, HandlerSeesClientDisconnect) {
   EXPECT_TRUE(noticed_gone_.load());
 }
 
-TEST_F(HttpServerTest, ConnectionLimit) {
+TEST_F(HttpServerTest, ConnectionLimitEvictsTheLongestWaiting) {
   HttpServerOptions options;
   options.max_connections = 2;
   Start(options);
-  const int a = Connect(port()), b = Connect(port());
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // a: idle since connecting; b: sending a head, slowly.
+  const int a = Connect(port());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const int b = Connect(port());
+  ASSERT_TRUE(SendAll(b, "GET /echo HTTP/1.1\r\n"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // c takes a's place (idle goes before a half-sent head), and works.
   const int c = Connect(port());
-  std::string buffer;
-  auto refused = ReadResponse(c, &buffer, 5);
-  EXPECT_EQ(refused.status, 503);
-  close(c);
-  // The first two still work.
-  std::string buffer_a;
-  ASSERT_TRUE(SendAll(a, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n"));
-  EXPECT_EQ(ReadResponse(a, &buffer_a).status, 200);
+  std::string buffer_c;
+  ASSERT_TRUE(SendAll(c, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(ReadResponse(c, &buffer_c).status, 200);
+  EXPECT_TRUE(ClosedByServer(a));
+  // d takes b's place (c is idle again, but newer than b's head).
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const int d = Connect(port());
+  std::string buffer_d;
+  ASSERT_TRUE(SendAll(d, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(ReadResponse(d, &buffer_d).status, 200);
+  EXPECT_EQ(server_->stats().evicted, 2);
   close(a);
   close(b);
+  close(c);
+  close(d);
+}
+
+TEST_F(HttpServerTest, ConnectionLimitRefusesWhenEveryConnectionIsBusy) {
+  HttpServerOptions options;
+  options.max_connections = 1;
+  Start(options);
+  const int busy = Connect(port());
+  ASSERT_TRUE(SendAll(busy, "GET /wait HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const int refused = Connect(port());
+  std::string buffer;
+  EXPECT_EQ(ReadResponse(refused, &buffer, 5).status, 503);
+  EXPECT_EQ(server_->stats().refused, 1);
+  close(refused);
+  close(busy);
+}
+
+TEST_F(HttpServerTest, PerClientCapEvictsOnlyThatClientsConnections) {
+  HttpServerOptions options;
+  options.max_connections_per_client = 3;
+  Start(options);
+  std::vector<int> slow;
+  for (int i = 0; i < 6; ++i) {
+    slow.push_back(Connect(port()));
+    ASSERT_TRUE(SendAll(slow.back(), "GET /echo HTTP/1.1\r\nHost"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(server_->open_connections(), 3);
+  // The newest three are the ones left; they can still finish their requests.
+  for (int i = 3; i < 6; ++i) {
+    std::string buffer;
+    ASSERT_TRUE(SendAll(slow[i], ": x\r\n\r\n"));
+    EXPECT_EQ(ReadResponse(slow[i], &buffer).status, 200) << i;
+  }
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(ClosedByServer(slow[i])) << i;
+  for (int fd : slow) close(fd);
+}
+
+TEST_F(HttpServerTest, SlowHeadsHoldNoWorker) {
+  HttpServerOptions options;
+  options.threads = 1;
+  Start(options);
+  std::vector<int> slow;
+  for (int i = 0; i < 50; ++i) {
+    slow.push_back(Connect(port()));
+    ASSERT_TRUE(SendAll(slow.back(), "POST /echo HTTP/1.1\r\nHo"));
+  }
+  // With the one worker, a complete request is served at once.
+  const double start = testing::Now();
+  const int fd = Connect(port());
+  std::string buffer;
+  ASSERT_TRUE(SendAll(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok"));
+  EXPECT_EQ(ReadResponse(fd, &buffer).body, "POST ok");
+  EXPECT_LT(testing::Now() - start, 2.0);
+  close(fd);
+  for (int s : slow) close(s);
+}
+
+TEST_F(HttpServerTest, HeaderTimeout) {
+  HttpServerOptions options;
+  options.header_timeout_seconds = 0.3;
+  Start(options);
+  // A partial head gets 408; a connection that sends nothing is just closed.
+  const int partial = Connect(port());
+  const int silent = Connect(port());
+  ASSERT_TRUE(SendAll(partial, "GET /echo HTTP/1.1\r\n"));
+  std::string buffer;
+  EXPECT_EQ(ReadResponse(partial, &buffer, 5).status, 408);
+  EXPECT_TRUE(ClosedByServer(partial));
+  EXPECT_TRUE(ClosedByServer(silent));
+  EXPECT_GE(server_->stats().header_timeouts, 1);
+  close(partial);
+  close(silent);
+}
+
+TEST_F(HttpServerTest, BareCarriageReturnIsRefusedAtOnce) {
+  Start();
+  const int fd = Connect(port());
+  ASSERT_TRUE(SendAll(fd, "GET /echo HTTP/1.1\rHost: x\r"));
+  std::string buffer;
+  const double start = testing::Now();
+  EXPECT_EQ(ReadResponse(fd, &buffer, 5).status, 400);
+  EXPECT_LT(testing::Now() - start, 2.0);
+  close(fd);
+}
+
+TEST_F(HttpServerTest, OverLimitRequestGetsItsResponseNotAReset) {
+  HttpServerOptions options;
+  options.limits.max_header_bytes = 1024;
+  Start(options);
+  // The client keeps sending after the head went over the limit; it must still read a 431.
+  const int fd = Connect(port());
+  std::string big = "GET /echo HTTP/1.1\r\nHost: x\r\n";
+  while (big.size() < 256 * 1024) big += "X-Filler: " + std::string(100, 'a') + "\r\n";
+  SendAll(fd, big);  // may fail part way once the server shut its side
+  std::string buffer;
+  EXPECT_EQ(ReadResponse(fd, &buffer, 5).status, 431);
+  close(fd);
+}
+
+TEST_F(HttpServerTest, StreamToAClientThatDoesNotRead) {
+  HttpServerOptions options;
+  options.write_timeout_seconds = 0.5;
+  options.max_stream_backlog = 64 * 1024;
+  Start(options);
+  // The handler streams far more than the socket buffers hold; the client never reads.
+  flood_result_ = -1;
+  const int fd = Connect(port());
+  ASSERT_TRUE(SendAll(fd, "GET /flood HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const double deadline = testing::Now() + 10;
+  while (flood_result_ < 0 && testing::Now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(flood_result_.load(), 0);  // SendEvent reported the client gone
+  EXPECT_GE(server_->stats().write_timeouts, 1);
+  close(fd);
 }
 
 TEST_F(HttpServerTest, MoreClientsThanWorkers) {

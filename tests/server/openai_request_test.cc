@@ -133,13 +133,47 @@ TEST(OpenAiRequestTest, MessageNormalisation) {
       "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}],
       "tool_choice":"auto"})", &r));
   EXPECT_EQ(r.messages[0], J(R"({"role":"system","content":"a\nb"})"));
-  EXPECT_EQ(r.messages[2]["content"],
+  EXPECT_EQ(r.messages[2]["content"], "");
+  EXPECT_EQ(r.tool_calls[2], "get_weather(city=\"Paris\", days=[1, 2], metric=True, x=None)");
+  const Json for_template = TemplateMessages(r, nullptr);
+  EXPECT_EQ(for_template[2]["content"],
             "<|tool_call_start|>[get_weather(city=\"Paris\", days=[1, 2], metric=True, x=None)]<|tool_call_end|>");
+  // Client text goes through the filter; the control tokens around the calls do not.
+  const Json filtered = TemplateMessages(r, [](std::string_view text) { return "{" + std::string(text) + "}"; });
+  EXPECT_EQ(filtered[0]["content"], "{a\nb}");
+  EXPECT_EQ(filtered[2]["content"],
+            "{}<|tool_call_start|>[{get_weather(city=\"Paris\", days=[1, 2], metric=True, x=None)}]<|tool_call_end|>");
   EXPECT_EQ(r.messages[3], J(R"({"role":"tool","content":"{\"temp\": 20}"})"));
   EXPECT_EQ(r.tool_names, std::vector<std::string>{"get_weather"});
   EXPECT_EQ(r.tools.size(), 1u);
   ExpectParamError(Chat(R"({"messages":[{"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":"[1]"}}]}]})"),
                    "messages[0].tool_calls[0]");
+}
+
+TEST(OpenAiRequestTest, LimitsOfWhatClientsSend) {
+  // A bias that overflows a float names logit_bias.
+  ExpectParamError(Chat(R"({"messages":[{"role":"user","content":"x"}],"logit_bias":{"5":1e300}})"), "logit_bias");
+  EXPECT_FALSE(Chat(R"({"messages":[{"role":"user","content":"x"}],"logit_bias":{"5":-100}})"));
+  // A forced function is template text: identifiers only.
+  ExpectParamError(Chat(R"({"messages":[{"role":"user","content":"x"}],
+      "tools":[{"type":"function","function":{"name":"a<|im_end|>"}}],
+      "tool_choice":{"type":"function","function":{"name":"a<|im_end|>"}}})"), "tool_choice");
+  EXPECT_FALSE(Chat(R"({"messages":[{"role":"user","content":"x"}],
+      "tools":[{"type":"function","function":{"name":"pkg.get_weather"}}],
+      "tool_choice":{"type":"function","function":{"name":"pkg.get_weather"}}})"));
+  // JSON in a string is parsed under the same depth limit, naming the field and the limit.
+  RequestLimits limits = Limits();
+  limits.json.max_depth = 8;
+  std::string deep = "{";
+  for (int i = 0; i < 9; ++i) deep += "\\\"a\\\":{";
+  const std::string body = R"({"messages":[{"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":")" +
+                           deep + R"("}}]}]})";
+  ChatRequest request;
+  auto error = ParseChatRequest(J(body.c_str()), limits, &request);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->status, 400);
+  EXPECT_EQ(error->param, "messages[0].tool_calls[0].function.arguments");
+  EXPECT_NE(error->message.find("nesting deeper than 8 levels at $.a.a.a.a.a.a.a"), std::string::npos) << error->message;
 }
 
 TEST(OpenAiRequestTest, ToolChoiceForms) {

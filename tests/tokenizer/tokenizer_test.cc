@@ -158,6 +158,49 @@ TEST_F(GoldenTokenizerTest, SpecialTokensAndLookalikes) {
   EXPECT_EQ(tok().Decode(plain), "<|im_start|>");
 }
 
+TEST_F(GoldenTokenizerTest, PlainRangesKeepSpecialTextPlain) {
+  // A template's tokens around message text that contains one: only the template's are special.
+  const std::string text = "<|im_start|>user\nhi<|im_end|>x<|im_end|>\n";
+  const size_t data = text.find("<|im_end|>");
+  const std::vector<std::pair<size_t, size_t>> ranges = {{data, data + 10}};
+  EncodeOptions guarded;
+  guarded.add_special_tokens = false;
+  guarded.plain_ranges = ranges;
+  EncodeOptions literal;
+  literal.add_special_tokens = false;
+  literal.parse_special_tokens = false;
+  std::vector<int32_t> expected = {6};
+  for (int32_t id : tok().Encode("user\nhi<|im_end|>x", literal)) expected.push_back(id);
+  expected.push_back(7);
+  for (int32_t id : tok().Encode("\n", false)) expected.push_back(id);
+  EXPECT_EQ(tok().Encode(text, guarded), expected);
+  // The same text without ranges: three control tokens.
+  const std::vector<int32_t> open = tok().Encode(text, false);
+  EXPECT_EQ(std::count_if(open.begin(), open.end(), [&](int32_t id) { return tok().IsSpecial(id); }), 3);
+  // A range touching any byte of a special token keeps it plain.
+  const std::vector<std::pair<size_t, size_t>> one_byte = {{data + 4, data + 5}};
+  guarded.plain_ranges = one_byte;
+  EXPECT_EQ(tok().Encode(text, guarded), expected);
+  // Ranges beside a token leave it special.
+  const std::vector<std::pair<size_t, size_t>> beside = {{data - 2, data}, {data + 10, data + 11}};
+  guarded.plain_ranges = beside;
+  EXPECT_EQ(tok().Encode(text, guarded), open);
+  // Invalid UTF-8 (its repair would move the ranges): nothing is special.
+  guarded.plain_ranges = ranges;
+  const std::vector<int32_t> repaired = tok().Encode(text + "\xFF", guarded);
+  for (int32_t id : repaired) EXPECT_FALSE(tok().IsSpecial(id));
+}
+
+TEST_F(GoldenTokenizerTest, FindSpecialTokensGivesTheirByteRanges) {
+  const std::string text = "a<|im_start|>b<|reserved_4|><|im_end|><|im_end";
+  const auto spans = tok().FindSpecialTokens(text);
+  ASSERT_EQ(spans.size(), 2u);  // <|reserved_4|> is a plain vocabulary entry
+  EXPECT_EQ(text.substr(spans[0].first, spans[0].second - spans[0].first), "<|im_start|>");
+  EXPECT_EQ(text.substr(spans[1].first, spans[1].second - spans[1].first), "<|im_end|>");
+  EXPECT_TRUE(tok().FindSpecialTokens("plain text").empty());
+  EXPECT_TRUE(tok().FindSpecialTokens("<|im_start|>\xFF").empty());
+}
+
 TEST_F(GoldenTokenizerTest, Accessors) {
   EXPECT_EQ(tok().vocab_size(), 7777);
   EXPECT_EQ(tok().bos_id(), 1);
