@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "tokenizer/chat_template.h"
+#include "jinja/chat_template.h"
 
 namespace {
 

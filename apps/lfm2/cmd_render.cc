@@ -8,7 +8,7 @@
 
 #include "apps/lfm2/command.h"
 #include "io/json.h"
-#include "tokenizer/chat_template.h"
+#include "jinja/chat_template.h"
 
 namespace lfm2::cli {
 namespace {

@@ -13,9 +13,9 @@
 
 #include "base/thread_pool.h"
 #include "generate/cached_sequence.h"
+#include "jinja/chat_template.h"
 #include "model/lfm2.h"
 #include "sampling/sampler.h"
-#include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace lfm2 {

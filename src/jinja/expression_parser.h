@@ -1,5 +1,5 @@
-// tokenizer/jinja_expression_parser.h - the expression half of the template parser (internal to
-// jinja_parser.cc): token cursor helpers and jinja2's expression grammar, lowest precedence first:
+// jinja/expression_parser.h - the expression half of the template parser (internal to
+// parser.cc): token cursor helpers and jinja2's expression grammar, lowest precedence first:
 // `x if c else y`, or, and, not, comparisons / in / not in, + -, ~, * / // %, **, unary - +, then
 // postfix (.attr [item] [a:b:c] (call)) with filters `|f(...)` and tests `is [not] t(...)`.
 // Every node gets its depth; trees deeper than kMaxAstDepth are rejected.
@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "base/status.h"
-#include "tokenizer/jinja_ast.h"
-#include "tokenizer/jinja_lexer.h"
+#include "jinja/ast.h"
+#include "jinja/lexer.h"
 
 namespace lfm2::jinja {
 

@@ -1,4 +1,4 @@
-// tokenizer/jinja_lexer.h - splits a Jinja template into text and tag tokens exactly as jinja2's
+// jinja/lexer.h - splits a Jinja template into text and tag tokens exactly as jinja2's
 // lexer does under HF's settings: newlines normalised to "\n", one trailing newline dropped
 // (keep_trailing_newline=False), `{%- -%}` / `{{- -}}` / `{#- -#}` whitespace control,
 // trim_blocks (first newline after a block or comment tag removed) and lstrip_blocks (spaces and
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "tokenizer/jinja_value.h"
+#include "jinja/value.h"
 
 namespace lfm2::jinja {
 

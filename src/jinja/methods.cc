@@ -1,4 +1,4 @@
-// tokenizer/jinja_methods.cc - Python methods templates call on values (str.split,
+// jinja/methods.cc - Python methods templates call on values (str.split,
 // dict.get, list.index, loop.cycle, ...), printf-style `%` and str.format formatting, and the
 // global functions (range, dict, namespace, joiner, raise_exception, strftime_now).
 #include <algorithm>
@@ -6,9 +6,9 @@
 #include <cstdio>
 #include <ctime>
 
-#include "tokenizer/jinja_interpreter.h"
-#include "tokenizer/jinja_operators.h"
-#include "tokenizer/jinja_text.h"
+#include "jinja/interpreter.h"
+#include "jinja/operators.h"
+#include "jinja/text.h"
 
 namespace lfm2::jinja {
 namespace {

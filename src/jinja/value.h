@@ -1,4 +1,4 @@
-// tokenizer/jinja_value.h - the values a chat template computes with: Python's object model cut
+// jinja/value.h - the values a chat template computes with: Python's object model cut
 // down to what Jinja templates see (None, bool, int, float, str, list/tuple, dict, namespace,
 // loop, callables and jinja2's lenient Undefined), with Python's str()/repr() and equality and
 // ordering rules, and Hugging Face's `tojson` (json.dumps, ensure_ascii=False, ", " / ": ").
@@ -179,7 +179,7 @@ class Callable {
 
 inline bool Value::is_tuple() const { return is_list() && list().flavor == ListFlavor::kTuple; }
 
-// ---- Python semantics over values (jinja_value.cc) ----
+// ---- Python semantics over values (value.cc) ----
 
 // Converts parsed JSON (objects keep their key order; ints stay exact; floats stay floats).
 // Fails for JSON nested deeper than kMaxValueDepth.

@@ -1,10 +1,10 @@
-// tokenizer/jinja_interpreter.h - renders a parsed template: jinja2's runtime semantics as HF's
+// jinja/interpreter.h - renders a parsed template: jinja2's runtime semantics as HF's
 // ImmutableSandboxedEnvironment sets them up (lenient Undefined, sandboxed attribute lookup,
 // loopcontrols, {% generation %}), plus hard limits so hostile templates or inputs can neither
 // crash nor hang the process (output size, loop iterations, work steps, recursion depth).
 //
 // Template is the public entry point; Interpreter is exposed for the builtin filters, tests and
-// methods (jinja_filters.cc, jinja_methods.cc), which call back into it.
+// methods (filters.cc, methods.cc), which call back into it.
 #pragma once
 
 #include <cstdint>
@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "base/status.h"
-#include "tokenizer/jinja_ast.h"
-#include "tokenizer/jinja_lexer.h"
-#include "tokenizer/jinja_value.h"
+#include "jinja/ast.h"
+#include "jinja/lexer.h"
+#include "jinja/value.h"
 
 namespace lfm2::jinja {
 
@@ -66,8 +66,8 @@ struct Scope {
 // Builtin signatures. Filters get the filtered value first; tests answer a bool.
 using FilterFunction = StatusOr<Value> (*)(Interpreter&, const Value&, CallArgs&);
 using TestFunction = StatusOr<bool> (*)(Interpreter&, const Value&, CallArgs&);
-const std::unordered_map<std::string, FilterFunction>& Filters();  // jinja_filters.cc
-const std::unordered_map<std::string, TestFunction>& Tests();      // jinja_filters.cc
+const std::unordered_map<std::string, FilterFunction>& Filters();  // filters.cc
+const std::unordered_map<std::string, TestFunction>& Tests();      // filters.cc
 
 // Binds positional and keyword arguments to named parameters, Python style: returns one slot
 // per name (nullopt when not given). Errors for unknown keywords or too many positionals.
@@ -75,12 +75,12 @@ StatusOr<std::vector<std::optional<Value>>> BindArguments(std::string_view funct
                                                           CallArgs& args,
                                                           std::initializer_list<const char*> names);
 
-// str/dict/list methods (jinja_methods.cc). `unsafe` is set for methods the immutable sandbox
+// str/dict/list methods (methods.cc). `unsafe` is set for methods the immutable sandbox
 // refuses (list.append, dict.update, ...).
 bool HasMethod(const Value& receiver, const std::string& name, bool* unsafe);
 StatusOr<Value> CallMethod(Interpreter& interpreter, const Value& receiver,
                            const std::string& name, CallArgs& args);
-// Python `format % args` (printf-style) and `format.format(*args, **kwargs)` (jinja_format.cc).
+// Python `format % args` (printf-style) and `format.format(*args, **kwargs)` (format.cc).
 StatusOr<std::string> PercentFormat(Interpreter& interpreter, std::string_view format,
                                     const Value& args);
 StatusOr<Value> StrFormat(Interpreter& interpreter, const std::string& format, CallArgs& args);

@@ -1,4 +1,4 @@
-// tokenizer/jinja_parser.h - tokens -> statement tree, following jinja2's grammar and operator
+// jinja/parser.h - tokens -> statement tree, following jinja2's grammar and operator
 // precedence (lowest first): `x if c else y`, or, and, not, comparisons / in / not in, + -, ~,
 // * / // %, **, unary - +, then postfix (.attr [item] (call)) with filters and tests. Tags: if,
 // for (else, recursive, inline if), set (incl. `ns.attr` and block set), macro, call, filter,
@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "base/status.h"
-#include "tokenizer/jinja_ast.h"
-#include "tokenizer/jinja_lexer.h"
+#include "jinja/ast.h"
+#include "jinja/lexer.h"
 
 namespace lfm2::jinja {
 

@@ -1,5 +1,5 @@
-# tests/tokenizer/chat_template_cli.cmake - CTest registrations that drive the real `lfm2 render`
-# CLI (include from tests/tokenizer/CMakeLists.txt: include(chat_template_cli.cmake)).
+# tests/jinja/chat_template_cli.cmake - CTest registrations that drive the real `lfm2 render`
+# CLI (include from tests/jinja/CMakeLists.txt: include(chat_template_cli.cmake)).
 #   chat_template_render_cli: the 47 public golden chat cases, exactly as the acceptance checker
 #     runs them (one model dir per template, JSON files, --tools, --no-generation-prompt).
 #   chat_template_differential: random conversations for the 6 golden templates, whitespace-control

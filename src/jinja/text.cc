@@ -1,5 +1,5 @@
-// tokenizer/jinja_text.cc - Python str semantics over UTF-8 (see jinja_text.h).
-#include "tokenizer/jinja_text.h"
+// jinja/text.cc - Python str semantics over UTF-8 (see text.h).
+#include "jinja/text.h"
 
 #include <algorithm>
 #include <cstring>

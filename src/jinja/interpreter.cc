@@ -1,12 +1,12 @@
-// tokenizer/jinja_interpreter.cc - statement execution and expression evaluation (see
-// jinja_interpreter.h). Operators and attribute/item lookup live in jinja_operators.cc, builtins
-// in jinja_filters.cc and jinja_methods.cc.
-#include "tokenizer/jinja_interpreter.h"
+// jinja/interpreter.cc - statement execution and expression evaluation (see
+// interpreter.h). Operators and attribute/item lookup live in operators.cc, builtins
+// in filters.cc and methods.cc.
+#include "jinja/interpreter.h"
 
 #include <algorithm>
 
-#include "tokenizer/jinja_operators.h"
-#include "tokenizer/jinja_parser.h"
+#include "jinja/operators.h"
+#include "jinja/parser.h"
 
 namespace lfm2::jinja {
 namespace {

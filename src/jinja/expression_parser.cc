@@ -1,6 +1,6 @@
-// tokenizer/jinja_expression_parser.cc - jinja2's expression grammar (see
-// jinja_expression_parser.h), mirroring jinja2/parser.py.
-#include "tokenizer/jinja_expression_parser.h"
+// jinja/expression_parser.cc - jinja2's expression grammar (see
+// expression_parser.h), mirroring jinja2/parser.py.
+#include "jinja/expression_parser.h"
 
 #include <algorithm>
 

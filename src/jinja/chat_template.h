@@ -1,7 +1,8 @@
-// tokenizer/chat_template.h - the model's chat template: conversation JSON -> prompt text,
+// jinja/chat_template.h - the model's chat template: conversation JSON -> prompt text,
 // rendered byte-identically to Hugging Face transformers' apply_chat_template (Python jinja2 in
 // an ImmutableSandboxedEnvironment with trim_blocks, lstrip_blocks, loopcontrols, HF's tojson,
-// raise_exception, strftime_now and {% generation %}), by our own Jinja interpreter (jinja_*.h).
+// raise_exception, strftime_now and {% generation %}), by our own Jinja interpreter
+// (jinja/interpreter.h).
 //
 // Flow: model dir (chat_template.jinja, else tokenizer_config.json "chat_template") -> Load ->
 // Render(messages, tools, add_generation_prompt) -> prompt text -> tokenizer (the template
@@ -13,7 +14,7 @@
 
 #include "base/status.h"
 #include "io/json.h"
-#include "tokenizer/jinja_interpreter.h"
+#include "jinja/interpreter.h"
 
 namespace lfm2 {
 

@@ -1,4 +1,4 @@
-// tokenizer/jinja_filters.cc - jinja2's builtin filters and tests with their Python semantics
+// jinja/filters.cc - jinja2's builtin filters and tests with their Python semantics
 // (plus HF's tojson override: json.dumps(x, ensure_ascii=False, indent=None, separators=None,
 // sort_keys=False) with the same positional order).
 #include <algorithm>
@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "tokenizer/jinja_interpreter.h"
-#include "tokenizer/jinja_operators.h"
-#include "tokenizer/jinja_text.h"
+#include "jinja/interpreter.h"
+#include "jinja/operators.h"
+#include "jinja/text.h"
 
 namespace lfm2::jinja {
 namespace {

@@ -1,11 +1,11 @@
-// tokenizer/jinja_operators.cc - Python operators and jinja2's sandboxed attribute/item lookup.
-#include "tokenizer/jinja_operators.h"
+// jinja/operators.cc - Python operators and jinja2's sandboxed attribute/item lookup.
+#include "jinja/operators.h"
 
 #include <cmath>
 #include <limits>
 
-#include "tokenizer/jinja_interpreter.h"
-#include "tokenizer/jinja_text.h"
+#include "jinja/interpreter.h"
+#include "jinja/text.h"
 
 namespace lfm2::jinja {
 namespace {

@@ -1,11 +1,11 @@
-// tokenizer/jinja_value.cc - Python object semantics for template values (see jinja_value.h).
-#include "tokenizer/jinja_value.h"
+// jinja/value.cc - Python object semantics for template values (see value.h).
+#include "jinja/value.h"
 
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 
-#include "tokenizer/jinja_text.h"
+#include "jinja/text.h"
 
 namespace lfm2::jinja {
 namespace {

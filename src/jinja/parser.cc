@@ -1,11 +1,11 @@
-// tokenizer/jinja_parser.cc - the statement half of the recursive-descent parser (tags, bodies,
-// assignment targets), mirroring jinja2/parser.py; expressions are in jinja_expression_parser.cc.
-#include "tokenizer/jinja_parser.h"
+// jinja/parser.cc - the statement half of the recursive-descent parser (tags, bodies,
+// assignment targets), mirroring jinja2/parser.py; expressions are in expression_parser.cc.
+#include "jinja/parser.h"
 
 #include <algorithm>
 #include <initializer_list>
 
-#include "tokenizer/jinja_expression_parser.h"
+#include "jinja/expression_parser.h"
 
 namespace lfm2::jinja {
 namespace {

@@ -1,11 +1,11 @@
-// tokenizer/jinja_lexer.cc - jinja2's lexer rules re-implemented by hand (see jinja_lexer.h).
-#include "tokenizer/jinja_lexer.h"
+// jinja/lexer.cc - jinja2's lexer rules re-implemented by hand (see lexer.h).
+#include "jinja/lexer.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 
-#include "tokenizer/jinja_text.h"
+#include "jinja/text.h"
 
 namespace lfm2::jinja {
 namespace {

@@ -1,4 +1,4 @@
-// tests/tokenizer/jinja_test.cc - the Jinja interpreter construct by construct: whitespace
+// tests/jinja/jinja_test.cc - the Jinja interpreter construct by construct: whitespace
 // control as jinja2 applies it under trim_blocks + lstrip_blocks, scoping, loops, Python str/repr
 // and number formatting, HF's tojson, filters, tests, methods, errors with line:column, limits.
 // Expected strings were checked against Python jinja2 3.1 in HF's sandbox settings.
@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "tokenizer/jinja_interpreter.h"
+#include "jinja/interpreter.h"
 
 namespace lfm2::jinja {
 namespace {

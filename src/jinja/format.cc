@@ -1,13 +1,13 @@
-// tokenizer/jinja_format.cc - Python string formatting for templates: printf-style `fmt % args`
+// jinja/format.cc - Python string formatting for templates: printf-style `fmt % args`
 // (and the `format` filter) and str.format() with format specs ([[fill]align][sign][#][0]
 // [width][.precision][type]), matching CPython's output for str, int and float arguments.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-#include "tokenizer/jinja_interpreter.h"
-#include "tokenizer/jinja_operators.h"
-#include "tokenizer/jinja_text.h"
+#include "jinja/interpreter.h"
+#include "jinja/operators.h"
+#include "jinja/text.h"
 
 namespace lfm2::jinja {
 namespace {

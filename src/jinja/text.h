@@ -1,4 +1,4 @@
-// tokenizer/jinja_text.h - Python str semantics over UTF-8 for the template interpreter: code
+// jinja/text.h - Python str semantics over UTF-8 for the template interpreter: code
 // point counting, indexing and slicing, str.isspace() whitespace, case mapping and the str methods
 // templates call (strip, split, replace, find, ...). Invalid UTF-8 bytes count as one code point
 // each and pass through unchanged, so no input can make these functions fail.

@@ -1,5 +1,5 @@
-// tokenizer/chat_template.cc - loading a model's chat template and rendering conversations.
-#include "tokenizer/chat_template.h"
+// jinja/chat_template.cc - loading a model's chat template and rendering conversations.
+#include "jinja/chat_template.h"
 
 #include <filesystem>
 #include <system_error>

@@ -1,6 +1,6 @@
-// tests/tokenizer/chat_template_test.cc - the chat template API against the shared golden renders
+// tests/jinja/chat_template_test.cc - the chat template API against the shared golden renders
 // (Python jinja2 as HF configures it) and the model-directory loading rules.
-#include "tokenizer/chat_template.h"
+#include "jinja/chat_template.h"
 
 #include <gtest/gtest.h>
 

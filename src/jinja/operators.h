@@ -1,4 +1,4 @@
-// tokenizer/jinja_operators.h - Python operator semantics for template values: arithmetic with
+// jinja/operators.h - Python operator semantics for template values: arithmetic with
 // Python's int/float rules (floor division and modulo signs, int ** int exact, true division to
 // float), str/list concatenation and repetition, `in`, unary minus/plus and slicing. Errors read
 // like the Python exception ("TypeError: can only concatenate str (not \"int\") to str").
@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "base/status.h"
-#include "tokenizer/jinja_value.h"
+#include "jinja/value.h"
 
 namespace lfm2::jinja {
 
@@ -29,7 +29,7 @@ StatusOr<bool> Contains(const Value& container, const Value& item);
 StatusOr<Value> SliceValue(Interpreter& interpreter, const Value& object,
                            const std::optional<Value>& start, const std::optional<Value>& stop,
                            const std::optional<Value>& step);
-// A callable bound to `receiver` for str/dict/list methods (jinja_methods.cc).
+// A callable bound to `receiver` for str/dict/list methods (methods.cc).
 Value BindMethod(const Value& receiver, const std::string& name);
 // Clamps a Python int to int64 (for indices and counts).
 int64_t ClampToInt64(Int value);

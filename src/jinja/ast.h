@@ -1,6 +1,6 @@
-// tokenizer/jinja_ast.h - the parsed form of a template: expression and statement nodes as
-// jinja2's parser builds them (same precedence, same node kinds), produced by jinja_parser.cc
-// and walked by jinja_interpreter.cc. Every node keeps the byte offset of its first token for
+// jinja/ast.h - the parsed form of a template: expression and statement nodes as
+// jinja2's parser builds them (same precedence, same node kinds), produced by parser.cc
+// and walked by interpreter.cc. Every node keeps the byte offset of its first token for
 // line:column error messages. Trees are depth-limited by the parser (kMaxAstDepth), so the
 // recursive evaluator cannot run out of stack.
 #pragma once
@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "tokenizer/jinja_value.h"
+#include "jinja/value.h"
 
 namespace lfm2::jinja {
 
