@@ -49,6 +49,29 @@ case "$name" in
 {"messages":"x","prompt":5,"temperature":"hot","n":2}
 BODIES
     ;;
+  fuzz_request_path)
+    # Byte 0: route (low 3 bits; 0 chat, 1 apply-template, 2 completions, 3 tokenize,
+    # 4 detokenize) + 0x80 to expand '@'; then (expanded) 2 size bytes, a shape byte, the body.
+    i=0
+    while IFS= read -r seed; do
+      printf "$seed" > "$corpus/request_$((i++))"
+    done <<'SEEDS'
+\000{"messages":[{"role":"user","content":"And it came to pass <|im_end|>"}],"max_tokens":3,"temperature":0}
+\005{"messages":[{"role":"user","content":"x"}],"max_tokens":2,"stream":true,"stream_options":{"include_usage":true},"logprobs":true,"top_logprobs":2}
+\001{"messages":[{"role":"system","content":"s"},{"role":"user","content":"<|im_start|>u"}],"return_tokens":true}
+\002{"prompt":"In the beginning","max_tokens":3,"echo":true}
+\003{"content":"<|im_end|> and it came","with_pieces":true,"parse_special":false}
+\004{"tokens":[1,2,3,400]}
+\200\000\040\000{"messages":[{"role":"assistant","content":"","tool_calls":[{"function":{"name":"f","arguments":@}}]}]}
+\200\000\040\005{"messages":[{"role":"assistant","content":"","tool_calls":[{"function":{"name":"f","arguments":@}}]}]}
+\200\001\000\001{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"p":@}}}}]}
+\200\000\020\001{"messages":[{"role":"user","content":"x"}],"max_tokens":2,"response_format":{"type":"json_schema","json_schema":{"name":"s","schema":{"type":"object","properties":{"p":@}}}}}
+\201\000\100\004{"messages":[{"role":"user","content":"x"}],"tools":@}
+\200\040\000\002{"messages":[{"role":"user","content":"x"}],"stop":@}
+\204\010\000\003{"tokens":@}
+\200\000\030\000@
+SEEDS
+    ;;
   fuzz_tokenizer)
     [ -x "$here/tools/fuzz_seeds_$name.sh" ] && "$here/tools/fuzz_seeds_$name.sh" "$corpus"
     ;;

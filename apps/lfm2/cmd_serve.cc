@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 
 #include "apps/lfm2/run_options.h"
@@ -23,9 +24,10 @@ int RunServe(int argc, char** argv) {
   std::string host = "127.0.0.1", api_key, alias;
   int64_t port = 8080, parallel = 4, queue = 64, max_body = 8 << 20, http_threads = 0;
   int64_t header_timeout = 10, body_timeout = 60, write_timeout = 60, idle_timeout = 60;
-  int64_t max_connections = 1024, max_per_client = 256, max_header_bytes = 32 << 10;
+  int64_t max_connections = 1024, max_per_client = 512, max_header_bytes = 32 << 10;
   int64_t max_json_depth = 128;
   bool special_in_messages = false;
+  std::string max_request_memory = "auto";
   FlagParser flags(
       "lfm2 serve --model DIR [--host 127.0.0.1] [--port 8080] [--parallel N] [--ctx N] "
       "[--max-ram SIZE] [--api-key KEY] [options]",
@@ -52,7 +54,9 @@ int RunServe(int argc, char** argv) {
       "\n"
       "Limits, for clients that misbehave: request heads up to --max-header-bytes (431 beyond),\n"
       "bodies up to --max-body (413), JSON nested up to --max-json-depth levels (400 naming\n"
-      "where) and holding at most 16 bytes of parsed JSON per body byte + 1 MiB (413); the head\n"
+      "where) and holding at most 16 bytes of parsed JSON per body byte + 1 MiB (413); requests\n"
+      "being handled reserve 40 x body + 1 MiB each from --max-request-memory (503 when full,\n"
+      "so concurrent large bodies cannot exhaust RAM; bodies up to 64 KiB always pass); the head\n"
       "must arrive within --header-timeout and the body within --body-timeout (408). Slow or\n"
       "idle clients never hold a worker: heads and bodies are read by one event loop, and only\n"
       "complete requests reach the --http-threads workers. At --max-connections (or\n"
@@ -67,24 +71,27 @@ int RunServe(int argc, char** argv) {
   flags.Int("--port", &port, "N", "TCP port (0: any free port, printed at start)");
   flags.Int("--parallel,-np", &parallel, "N", "slots: sequences generated at once");
   flags.Int("--queue", &queue, "N", "requests that may wait for a slot; beyond, 429");
-  flags.String("--api-key", &api_key, "KEY", "require \"Authorization: Bearer KEY\" (all routes but /health)");
+  flags.String("--api-key", &api_key, "KEY", "require \"Authorization: Bearer KEY\" or \"X-Api-Key: KEY\" (every request but GET /health)");
   flags.String("--alias", &alias, "NAME", "model id reported by /v1/models (default: --model)");
-  flags.Int("--max-body", &max_body, "BYTES", "largest request body accepted (default 8 MiB); beyond, 413");
+  flags.Int("--max-body", &max_body, "BYTES", "largest request body accepted; beyond, 413");
   flags.Int("--max-header-bytes", &max_header_bytes, "BYTES",
-            "largest request head, request line and headers (default 32 KiB); beyond, 431");
+            "largest request head, request line and headers; beyond, 431");
   flags.Int("--max-json-depth", &max_json_depth, "N",
-            "deepest JSON nesting in a body or in JSON inside its strings (default 128); beyond, 400");
+            "deepest JSON nesting in a body or in JSON inside its strings; beyond, 400");
   flags.Int("--http-threads", &http_threads, "N",
             "complete requests handled at once (default: parallel + queue + 4, at most 260)");
-  flags.Int("--max-connections", &max_connections, "N", "open connections in all (default 1024)");
+  flags.Int("--max-connections", &max_connections, "N", "open connections in all; at the cap the longest-waiting idle or slow one is replaced");
   flags.Int("--max-connections-per-client", &max_per_client, "N",
-            "open connections from one client address (default 256)");
+            "open connections from one client address (as --max-connections, per address)");
   flags.Int("--header-timeout", &header_timeout, "SECONDS",
-            "to receive a request head, from its first byte or the connection (default 10); else 408");
-  flags.Int("--body-timeout", &body_timeout, "SECONDS", "to receive a request body after its head (default 60); else 408");
+            "to receive a request head, from its first byte or the connection; else 408");
+  flags.Int("--body-timeout", &body_timeout, "SECONDS", "to receive a request body after its head; else 408");
   flags.Int("--write-timeout", &write_timeout, "SECONDS",
-            "for a client to take response bytes before it counts as gone (default 60)");
-  flags.Int("--idle-timeout", &idle_timeout, "SECONDS", "keep-alive connections idle longer are closed (default 60)");
+            "for a client to take response bytes before it counts as gone");
+  flags.Int("--idle-timeout", &idle_timeout, "SECONDS", "keep-alive connections idle longer are closed");
+  flags.String("--max-request-memory", &max_request_memory, "SIZE",
+               "memory requests being handled may hold together: each reserves 40 x its body + 1 MiB; "
+               "beyond, 503. auto: 512M, or 40 x --max-body + 1 MiB if larger");
   flags.Bool("--special-tokens-in-messages", &special_in_messages,
              "parse control-token text in messages as control tokens (Hugging Face's behaviour)");
   AddSamplingFlags(flags, &sampling);
@@ -108,6 +115,19 @@ int RunServe(int argc, char** argv) {
     return flags.UsageError("serve", "--max-header-bytes must be in [1024, 16777216]");
   }
   if (max_json_depth < 2 || max_json_depth > 1024) return flags.UsageError("serve", "--max-json-depth must be in [2, 1024]");
+  // One request with the largest body must fit on its own.
+  const uint64_t largest_request =
+      server::kRequestBytesPerBodyByte * static_cast<uint64_t>(max_body) + server::kRequestBytesFloor;
+  uint64_t request_memory = std::max<uint64_t>(uint64_t{512} << 20, largest_request);
+  if (max_request_memory != "auto") {
+    auto parsed = ParseByteSize(max_request_memory);
+    if (!parsed.ok()) return flags.UsageError("serve", "--max-request-memory: " + parsed.status().message());
+    if (*parsed < largest_request) {
+      return flags.UsageError("serve", StrCat("--max-request-memory must hold one request with the largest body: at "
+                                              "least 40 x --max-body + 1 MiB = ", largest_request, " bytes"));
+    }
+    request_memory = *parsed;
+  }
 
   auto engine = LoadEngine(run, /*require_tokenizer=*/true);
   if (!engine.ok()) return ReportError(engine.status());
@@ -145,6 +165,7 @@ int RunServe(int argc, char** argv) {
   api_options.sampling = sampling.Params();
   api_options.max_json_depth = static_cast<int>(max_json_depth);
   api_options.special_tokens_in_messages = special_in_messages;
+  api_options.max_request_memory = static_cast<size_t>(request_memory);
   if (sampling.seed) api_options.seed = static_cast<uint64_t>(*sampling.seed);
   server::ApiServer api(e, scheduler, api_options);
 
@@ -181,11 +202,18 @@ int RunServe(int argc, char** argv) {
   }
   // Large request buffers get their own mappings, returned to the system when freed.
   UseMappedAllocationsFrom(1 << 20);
+  // /metrics reads the transport's counters; requests may arrive before Start returns.
+  std::atomic<server::HttpServer*> transport{nullptr};
+  api.SetTransportStats([&transport] {
+    server::HttpServer* http = transport.load();
+    return http != nullptr ? http->stats() : server::HttpServerStats{};
+  });
   auto http = server::HttpServer::Start(http_options, [&api](const server::HttpRequest& request,
                                                              server::HttpResponder& responder) {
     api.Handle(request, responder);
   });
   if (!http.ok()) return ReportError(http.status());
+  transport = http->get();
   const bool ipv6 = host.find(':') != std::string::npos;
   std::printf("lfm2 serve: listening on http://%s%s%s:%d (%lld slots x %lld tokens, model %s)\n",
               ipv6 ? "[" : "", host.c_str(), ipv6 ? "]" : "", (*http)->port(), (long long)parallel,

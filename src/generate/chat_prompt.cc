@@ -1,6 +1,8 @@
 // generate/chat_prompt.cc - control-token markers and the guarded render + tokenize.
 #include "generate/chat_prompt.h"
 
+#include <algorithm>
+
 namespace lfm2 {
 namespace {
 
@@ -57,22 +59,53 @@ std::string ControlTokenGuard::Protect(std::string_view text) {
   return out;
 }
 
-Json ControlTokenGuard::ProtectStrings(const Json& value) {
+bool ControlTokenGuard::TextNeedsProtection(std::string_view text) const {
+  return text.find(kLead) != std::string_view::npos || !tokenizer_.FindSpecialTokens(text).empty();
+}
+
+bool ControlTokenGuard::NeedsProtection(const Json& value) const {
   switch (value.type()) {
     case Json::value_t::string:
-      return Protect(value.get_ref<const std::string&>());
-    case Json::value_t::array: {
-      Json out = Json::array();
-      for (const Json& item : value) out.push_back(ProtectStrings(item));
-      return out;
+      return TextNeedsProtection(value.get_ref<const std::string&>());
+    case Json::value_t::array:
+      return std::any_of(value.begin(), value.end(), [this](const Json& item) { return NeedsProtection(item); });
+    case Json::value_t::object:
+      for (const auto& [key, item] : value.get_ref<const Json::object_t&>()) {
+        if (TextNeedsProtection(key) || NeedsProtection(item)) return true;
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
+void ControlTokenGuard::ProtectStrings(Json* value) {
+  switch (value->type()) {
+    case Json::value_t::string: {
+      std::string& text = value->get_ref<std::string&>();
+      if (TextNeedsProtection(text)) text = Protect(text);
+      return;
     }
+    case Json::value_t::array:
+      for (Json& item : *value) ProtectStrings(&item);
+      return;
     case Json::value_t::object: {
-      Json out = Json::object();
-      for (const auto& [key, item] : value.items()) out[Protect(key)] = ProtectStrings(item);
-      return out;
+      Json::object_t& members = value->get_ref<Json::object_t&>();
+      bool keys_change = false;
+      for (auto& [key, item] : members) {
+        ProtectStrings(&item);
+        keys_change = keys_change || TextNeedsProtection(key);
+      }
+      if (!keys_change) return;
+      // Keys are const in place: rebuild this object once (protection keeps keys distinct).
+      Json::object_t rebuilt;
+      rebuilt.reserve(members.size());
+      for (auto& [key, item] : members) rebuilt.emplace_back(Protect(key), std::move(item));
+      members = std::move(rebuilt);
+      return;
     }
     default:
-      return value;
+      return;
   }
 }
 

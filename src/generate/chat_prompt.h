@@ -27,9 +27,13 @@ class ControlTokenGuard {
   // `text` with every special-token occurrence (and every U+E000, the marker's lead) replaced by
   // a marker.
   std::string Protect(std::string_view text);
-  // A copy of `value` with every string, object keys included, protected. Recursion is bounded
-  // by the value's depth (request JSON is depth-limited when parsed).
-  Json ProtectStrings(const Json& value);
+  // Whether `text` / some string of `value` (object keys included) would change under Protect.
+  bool TextNeedsProtection(std::string_view text) const;
+  bool NeedsProtection(const Json& value) const;
+  // Protects every string of `value` in place, object keys included (an object is rebuilt only
+  // when one of its keys changes). Linear in the value's size; recursion is bounded by its depth
+  // (request JSON is depth-limited when parsed).
+  void ProtectStrings(Json* value);
   // `rendered` with the markers replaced by the text they stand for; `plain` receives the byte
   // ranges of that text in the result (sorted, disjoint). A marker the template mangled (sliced)
   // is left as it is.

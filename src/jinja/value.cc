@@ -434,20 +434,44 @@ const Value* DictData::Find(const Value& key) const {
   return nullptr;
 }
 
+size_t DictData::IndexOfString(std::string_view key) const {
+  if (entries_.size() < kIndexFrom) {
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      if (entries_[i].first.is_string() && entries_[i].first.string() == key) return i;
+    }
+    return kAbsent;
+  }
+  auto it = string_index_.find(key);
+  return it == string_index_.end() ? kAbsent : it->second;
+}
+
 const Value* DictData::FindString(std::string_view key) const {
-  auto it = string_index_.find(std::string(key));
-  return it == string_index_.end() ? nullptr : &entries_[it->second].second;
+  const size_t i = IndexOfString(key);
+  return i == kAbsent ? nullptr : &entries_[i].second;
+}
+
+void DictData::IndexStringKeys() {
+  string_index_.reserve(entries_.size() * 2);
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    if (entries_[i].first.is_string()) string_index_.emplace(entries_[i].first.string(), i);
+  }
 }
 
 Status DictData::Set(Value key, Value value) {
   if (!Hashable(key)) return InvalidArgumentError("TypeError: unhashable type: '", TypeName(key), "'");
   depth_ = std::max(depth_, 1 + std::max(key.depth(), value.depth()));
   if (key.is_string()) {
-    auto [it, inserted] = string_index_.emplace(key.string(), entries_.size());
-    if (!inserted) {
-      entries_[it->second].second = std::move(value);
+    if (const size_t i = IndexOfString(key.string()); i != kAbsent) {
+      entries_[i].second = std::move(value);  // replaced in place, keeping its position
       return Status::Ok();
     }
+    entries_.emplace_back(std::move(key), std::move(value));
+    if (entries_.size() == kIndexFrom) {
+      IndexStringKeys();
+    } else if (entries_.size() > kIndexFrom) {
+      string_index_.emplace(entries_.back().first.string(), entries_.size() - 1);
+    }
+    return Status::Ok();
   } else {
     for (auto& entry : entries_) {
       if (!entry.first.is_string() && Equals(entry.first, key)) {

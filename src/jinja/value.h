@@ -144,9 +144,18 @@ class DictData {
   uint32_t depth() const { return depth_; }
 
  private:
+  // Dicts this small find string keys by scanning (most JSON objects: a hash index per object
+  // would be most of a converted request's memory); larger ones index them.
+  static constexpr size_t kIndexFrom = 16;
+  static constexpr size_t kAbsent = static_cast<size_t>(-1);
+  size_t IndexOfString(std::string_view key) const;
+  void IndexStringKeys();
+
   uint32_t depth_ = 1;
   std::vector<std::pair<Value, Value>> entries_;
-  std::unordered_map<std::string, size_t> string_index_;
+  // String key -> entry, from kIndexFrom entries on. The views point into the keys' shared,
+  // immutable strings, which stay put when entries_ grows.
+  std::unordered_map<std::string_view, size_t> string_index_;
 };
 
 struct NamespaceData {

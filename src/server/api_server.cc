@@ -49,7 +49,7 @@ int SendJson(HttpResponder& responder, int status, const Json& body) {
 int SendError(HttpResponder& responder, const ApiError& error) {
   HttpHeaders headers;
   if (error.status == 401) headers.emplace_back("WWW-Authenticate", "Bearer");
-  if (error.status == 429) headers.emplace_back("Retry-After", "1");
+  if (error.status == 429 || error.status == 503) headers.emplace_back("Retry-After", "1");
   responder.Send(error.status, "application/json", ErrorBody(error), headers);
   return error.status;
 }
@@ -79,6 +79,26 @@ uint64_t ApiServer::NextSeed() const {
 void ApiServer::Handle(const HttpRequest& request, HttpResponder& responder) {
   const double start = NowSeconds();
   int status = 500;
+  // Reserve the memory this request may take at its peak, or tell the client to come back.
+  const size_t reserve = kRequestBytesPerBodyByte * request.body.size() + kRequestBytesFloor;
+  if (reserved_memory_.fetch_add(reserve) + reserve > options_.max_request_memory &&
+      request.body.size() > kAlwaysAdmittedBody) {
+    reserved_memory_.fetch_sub(reserve);
+    ApiError error;
+    error.status = 503;
+    error.type = "server_error";
+    error.code = "server_busy";
+    error.message = StrCat("server busy: requests being handled hold the memory large bodies may need (",
+                           options_.max_request_memory >> 20, " MiB, --max-request-memory); retry");
+    status = SendError(responder, error);
+    metrics_.CountRequest(request.path, status, NowSeconds() - start);
+    return;
+  }
+  struct Release {
+    std::atomic<size_t>& reserved;
+    size_t bytes;
+    ~Release() { reserved.fetch_sub(bytes); }
+  } release{reserved_memory_, reserve};
   // The last line of defence: our code reports errors as Status, but a third-party exception
   // (e.g. std::bad_alloc) must become a 500, never a crashed server.
   try {
@@ -154,7 +174,10 @@ int ApiServer::Route(const HttpRequest& request, HttpResponder& responder) {
   if (path == "/health") return Health(responder);
   if (path == "/models") return Models(responder);
   if (path == "/metrics") {
-    responder.Send(200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render(scheduler_.stats()));
+    std::optional<HttpServerStats> transport;
+    if (transport_stats_) transport = transport_stats_();
+    responder.Send(200, "text/plain; version=0.0.4; charset=utf-8",
+                   metrics_.Render(scheduler_.stats(), transport ? &*transport : nullptr));
     return 200;
   }
   // The POST routes take a JSON object, parsed under the depth and memory limits.
@@ -176,11 +199,11 @@ int ApiServer::Route(const HttpRequest& request, HttpResponder& responder) {
     }
   }
   if (!body->is_object()) return SendError(responder, BadRequest("the body must be a JSON object"));
-  if (path == "/chat/completions") return ChatCompletions(*body, responder);
+  if (path == "/chat/completions") return ChatCompletions(std::move(body).value(), responder);
   if (path == "/completions") return Completions(*body, responder);
   if (path == "/tokenize") return Tokenize(*body, responder);
   if (path == "/detokenize") return Detokenize(*body, responder);
-  return ApplyTemplate(*body, responder);
+  return ApplyTemplate(std::move(body).value(), responder);
 }
 
 int ApiServer::Health(HttpResponder& responder) {
@@ -265,15 +288,15 @@ int ApiServer::Detokenize(const Json& body, HttpResponder& responder) {
   return SendJson(responder, 200, {{"content", tokenizer.Decode(ids)}});
 }
 
-int ApiServer::ApplyTemplate(const Json& body, HttpResponder& responder) {
-  ChatRequest request;
-  if (auto error = ParseMessages(body, Limits(), &request)) return SendError(responder, *error);
+int ApiServer::ApplyTemplate(Json body, HttpResponder& responder) {
   auto add_generation_prompt = FindBool(body, "add_generation_prompt", true, "request");
   if (!add_generation_prompt.ok()) {
     return SendError(responder, BadRequest(add_generation_prompt.status().message(), "add_generation_prompt"));
   }
   auto return_tokens = FindBool(body, "return_tokens", false, "request");
   if (!return_tokens.ok()) return SendError(responder, BadRequest(return_tokens.status().message(), "return_tokens"));
+  ChatRequest request;
+  if (auto error = ParseMessages(std::move(body), Limits(), &request)) return SendError(responder, *error);
   auto prompt = RenderChat(request, *add_generation_prompt);
   if (!prompt.ok()) return SendError(responder, ErrorFromStatus(prompt.status(), "messages"));
   Json answer = {{"prompt", prompt->text}};
@@ -296,7 +319,12 @@ StatusOr<ChatPrompt> ApiServer::RenderChat(const ChatRequest& request, bool add_
   ControlTokenGuard guard(tokenizer);
   const Json messages =
       TemplateMessages(request, [&guard](std::string_view text) { return guard.Protect(text); });
-  const Json tools = request.tools.is_null() ? request.tools : guard.ProtectStrings(request.tools);
+  // Tools are copied only when some string in them needs a marker (they may be megabytes).
+  if (!guard.NeedsProtection(request.tools)) {
+    return RenderChatPrompt(*chat, tokenizer, messages, request.tools, add_generation_prompt, &guard, suffix);
+  }
+  Json tools = request.tools;
+  guard.ProtectStrings(&tools);
   return RenderChatPrompt(*chat, tokenizer, messages, tools, add_generation_prompt, &guard, suffix);
 }
 

@@ -21,6 +21,8 @@
 // unless special_tokens_in_messages restores Hugging Face's behaviour.
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,11 +47,22 @@ struct ApiOptions {
   int max_json_depth = 128;         // nesting of request bodies and JSON inside them
   // Tokenize special-token text in messages as control tokens (HF apply_chat_template + encode).
   bool special_tokens_in_messages = false;
+  // Memory all requests being handled may reserve together (kRequestBytesPerBodyByte x body +
+  // kRequestBytesFloor each); a request with a body over kAlwaysAdmittedBody that does not fit
+  // gets 503 with Retry-After.
+  size_t max_request_memory = size_t{512} << 20;
 };
 
 // Memory a parsed request body may take: this many bytes per body byte, plus the floor.
 inline constexpr size_t kJsonBytesPerBodyByte = 16;
 inline constexpr size_t kJsonBytesFloor = 1 << 20;
+// What a request's handling may take at its peak, per body byte, plus the floor: the parsed
+// body (<= 16x), the request's copy of the conversation, the template's values and the rendered
+// prompt. Measured at <= ~37x for the worst shapes (tests/server/abuse_test.py).
+inline constexpr size_t kRequestBytesPerBodyByte = 40;
+inline constexpr size_t kRequestBytesFloor = 1 << 20;
+// Bodies up to this size are admitted whatever is reserved (they still count).
+inline constexpr size_t kAlwaysAdmittedBody = 64 << 10;
 
 class ApiServer {
  public:
@@ -60,16 +73,18 @@ class ApiServer {
   void Handle(const HttpRequest& request, HttpResponder& responder);
 
   const Metrics& metrics() const { return metrics_; }
+  // Where /metrics reads the transport's counters (the HttpServer serving this API).
+  void SetTransportStats(std::function<HttpServerStats()> stats) { transport_stats_ = std::move(stats); }
   const ApiOptions& options() const { return options_; }
 
  private:
   // Returns the HTTP status sent (499 when the client left first).
   int Route(const HttpRequest& request, HttpResponder& responder);
-  int ChatCompletions(const Json& body, HttpResponder& responder);
+  int ChatCompletions(Json body, HttpResponder& responder);
   int Completions(const Json& body, HttpResponder& responder);
   int Tokenize(const Json& body, HttpResponder& responder);
   int Detokenize(const Json& body, HttpResponder& responder);
-  int ApplyTemplate(const Json& body, HttpResponder& responder);
+  int ApplyTemplate(Json body, HttpResponder& responder);
   int Health(HttpResponder& responder);
   int Models(HttpResponder& responder);
 
@@ -91,6 +106,8 @@ class ApiServer {
   ApiOptions options_;
   Metrics metrics_;
   std::unique_ptr<StructuredOutput> structured_;
+  std::function<HttpServerStats()> transport_stats_;
+  std::atomic<size_t> reserved_memory_{0};  // by requests being handled
 };
 
 int SendJson(HttpResponder& responder, int status, const Json& body);

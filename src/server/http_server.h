@@ -72,7 +72,7 @@ struct HttpServerOptions {
   int port = 8080;  // 0: any free port (see HttpServer::port)
   int threads = 8;  // workers: complete requests handled at once
   int max_connections = 1024;           // open connections in all
-  int max_connections_per_client = 256; // open connections from one client address
+  int max_connections_per_client = 512; // open connections from one client address
   HttpLimits limits;
   // From a request's first byte (for a new connection: from accept) to the end of its head.
   double header_timeout_seconds = 10;

@@ -3,6 +3,8 @@
 
 #include <cstdio>
 
+#include "base/memory_info.h"
+
 namespace lfm2::server {
 namespace {
 
@@ -40,7 +42,7 @@ uint64_t Metrics::requests(std::string_view endpoint, int status) const {
   return it == requests_.end() ? 0 : it->second;
 }
 
-std::string Metrics::Render(const SchedulerStats& s) const {
+std::string Metrics::Render(const SchedulerStats& s, const HttpServerStats* transport) const {
   std::string out;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -57,6 +59,24 @@ std::string Metrics::Render(const SchedulerStats& s) const {
            "lfm2_request_duration_seconds_sum " + std::string(sum) +
            "\nlfm2_request_duration_seconds_count " + std::to_string(request_count_) + "\n";
   }
+  if (transport != nullptr) {
+    const HttpServerStats& t = *transport;
+    Line(&out, "lfm2_http_connections_open", "gauge", "Open client connections.", static_cast<double>(t.open_connections));
+    Line(&out, "lfm2_http_connections_accepted_total", "counter", "Connections accepted.", static_cast<double>(t.accepted));
+    Line(&out, "lfm2_http_connections_refused_total", "counter",
+         "Connections refused with 503 at a connection cap (every connection busy).", static_cast<double>(t.refused));
+    Line(&out, "lfm2_http_connections_evicted_total", "counter",
+         "Idle or slow connections closed to make room at a connection cap.", static_cast<double>(t.evicted));
+    out += "# HELP lfm2_http_timeouts_total Requests or responses not transferred in time.\n"
+           "# TYPE lfm2_http_timeouts_total counter\n"
+           "lfm2_http_timeouts_total{phase=\"header\"} " + std::to_string(t.header_timeouts) + "\n"
+           "lfm2_http_timeouts_total{phase=\"body\"} " + std::to_string(t.body_timeouts) + "\n"
+           "lfm2_http_timeouts_total{phase=\"write\"} " + std::to_string(t.write_timeouts) + "\n";
+    Line(&out, "lfm2_http_malformed_total", "counter", "Requests the transport refused as malformed or too large.",
+         static_cast<double>(t.malformed));
+  }
+  Line(&out, "lfm2_process_resident_bytes", "gauge", "Resident memory of the server process (VmRSS).",
+       static_cast<double>(CurrentRssBytes()));
   Line(&out, "lfm2_generation_jobs_total", "counter", "Sequences admitted to a slot.", static_cast<double>(s.jobs));
   Line(&out, "lfm2_prompt_tokens_total", "counter", "Prompt tokens of admitted sequences.", static_cast<double>(s.prompt_tokens));
   Line(&out, "lfm2_prompt_tokens_cached_total", "counter", "Prompt tokens reused from a slot's cache.", static_cast<double>(s.cached_tokens));

@@ -1,6 +1,7 @@
 // server/metrics.h - counters for GET /metrics in the Prometheus text format: HTTP requests by
-// endpoint and status, request latency, and the scheduler's token counters, throughput, queue
-// depth and slot use.
+// endpoint and status, request latency, the transport's connections (open, evicted, refused,
+// timed out, malformed), the process's resident memory, and the scheduler's token counters,
+// throughput, queue depth and slot use.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <string_view>
 #include <utility>
 
+#include "server/http_server.h"
 #include "server/scheduler.h"
 
 namespace lfm2::server {
@@ -21,8 +23,8 @@ class Metrics {
   void CountRequest(std::string_view endpoint, int status, double seconds);
   uint64_t requests(std::string_view endpoint, int status) const;
 
-  // The exposition text (text/plain; version=0.0.4).
-  std::string Render(const SchedulerStats& scheduler) const;
+  // The exposition text (text/plain; version=0.0.4). `transport` may be null.
+  std::string Render(const SchedulerStats& scheduler, const HttpServerStats* transport = nullptr) const;
 
  private:
   mutable std::mutex mutex_;

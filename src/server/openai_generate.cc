@@ -75,9 +75,9 @@ std::optional<ApiError> ApiServer::MakeJob(const GenerationRequest& request,
   return std::nullopt;
 }
 
-int ApiServer::ChatCompletions(const Json& body, HttpResponder& responder) {
+int ApiServer::ChatCompletions(Json body, HttpResponder& responder) {
   ChatRequest request;
-  if (auto error = ParseChatRequest(body, Limits(), &request)) return SendError(responder, *error);
+  if (auto error = ParseChatRequest(std::move(body), Limits(), &request)) return SendError(responder, *error);
   // tool_choice "required" / a named function: the reply is made to start with the call.
   using Mode = ToolChoice::Mode;
   std::string forced;

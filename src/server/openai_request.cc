@@ -305,7 +305,8 @@ bool ParseMessagesInto(Fields& f, const RequestLimits& limits, ChatRequest* r) {
       }
       r->tool_names.push_back(name->get<std::string>());
     }
-    if (!tools->empty()) r->tools = *tools;
+    // Taken from the body by the caller once everything is valid (no copy: tools can be large).
+    r->tools = tools->empty() ? Json() : Json(Json::value_t::discarded);
   }
   if (const Json* choice = f.Get("tool_choice")) {
     using Mode = ToolChoice::Mode;
@@ -451,10 +452,18 @@ std::string PythonCall(const std::string& name, const Json& arguments) {
   return out + ")";
 }
 
-std::optional<ApiError> ParseChatRequest(const Json& body, const RequestLimits& limits, ChatRequest* out) {
+namespace {
+// Moves the validated tools array out of the body (see ParseMessagesInto).
+void TakeTools(Json& body, ChatRequest* out) {
+  if (out->tools.is_discarded()) out->tools = std::move(body["tools"]);
+}
+}  // namespace
+
+std::optional<ApiError> ParseChatRequest(Json body, const RequestLimits& limits, ChatRequest* out) {
   if (!body.is_object()) return BadRequest("the request body must be a JSON object");
   Fields f(body);
   if (!ParseCommon(f, body, limits, out) || !ParseMessagesInto(f, limits, out)) return f.error();
+  TakeTools(body, out);
   std::optional<int64_t> top_logprobs;
   if (!f.Bool("logprobs", &out->logprobs) || !f.Integer("top_logprobs", &top_logprobs)) return f.error();
   if (top_logprobs) {
@@ -468,10 +477,11 @@ std::optional<ApiError> ParseChatRequest(const Json& body, const RequestLimits& 
   return std::nullopt;
 }
 
-std::optional<ApiError> ParseMessages(const Json& body, const RequestLimits& limits, ChatRequest* out) {
+std::optional<ApiError> ParseMessages(Json body, const RequestLimits& limits, ChatRequest* out) {
   if (!body.is_object()) return BadRequest("the request body must be a JSON object");
   Fields f(body);
   if (!ParseMessagesInto(f, limits, out)) return f.error();
+  TakeTools(body, out);
   return std::nullopt;
 }
 

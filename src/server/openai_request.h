@@ -97,12 +97,13 @@ struct RequestLimits {
 };
 
 // Parse a request body; nullopt on success.
-std::optional<ApiError> ParseChatRequest(const Json& body, const RequestLimits& limits,
+// The body is taken by value: the server moves it in, and its tools are moved out, not copied.
+std::optional<ApiError> ParseChatRequest(Json body, const RequestLimits& limits,
                                          ChatRequest* out);
 std::optional<ApiError> ParseCompletionRequest(const Json& body, const RequestLimits& limits,
                                                CompletionRequest* out);
 // Just the chat messages and tools (for /apply-template).
-std::optional<ApiError> ParseMessages(const Json& body, const RequestLimits& limits, ChatRequest* out);
+std::optional<ApiError> ParseMessages(Json body, const RequestLimits& limits, ChatRequest* out);
 
 // The messages as the chat template takes them: [{"role", "content"}], an assistant's tool calls
 // appended to its content as LFM2 writes them (<|tool_call_start|>[...]<|tool_call_end|>), so a

@@ -40,8 +40,11 @@ class ChatPromptTest : public ::testing::Test {
   ChatPrompt Guarded(const std::string& content, const Json& tools = Json()) {
     ControlTokenGuard guard(tok());
     Json messages = Json::array({{{"role", "user"}, {"content", guard.Protect(content)}}});
-    auto prompt = RenderChatPrompt(*chat_, tok(), messages, tools.is_null() ? tools : guard.ProtectStrings(tools),
-                                   true, &guard);
+    Json protected_tools = tools;
+    EXPECT_EQ(guard.NeedsProtection(tools), tools.dump().find("<|") != std::string::npos);
+    guard.ProtectStrings(&protected_tools);
+    EXPECT_TRUE(tok().FindSpecialTokens(protected_tools.dump()).empty());
+    auto prompt = RenderChatPrompt(*chat_, tok(), messages, protected_tools, true, &guard);
     EXPECT_TRUE(prompt.ok()) << prompt.status().ToString();
     return prompt.ok() ? *prompt : ChatPrompt();
   }

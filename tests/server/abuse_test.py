@@ -8,9 +8,10 @@ Starts the server on the bundled demo model and checks, in order:
              string) at the body root and in every field that carries JSON - tool-call arguments,
              tool parameters, a response_format schema, message content, the template endpoint's
              tools - gets a 4xx naming the limit, and the server answers the next request
-  memory     a 2 MB body of '[' raises peak RSS by < 64 MB; wide pathological bodies stay within
-             the documented bound (32 x body + 16 MB); RSS returns to within 50 MB after a 4 MB
-             /tokenize with pieces
+  memory     a 2 MB body of '[' raises peak RSS by < 64 MB; wide pathological bodies (also as tool
+             parameters through the chat template) stay within the documented bound (40 x body +
+             16 MB); RSS returns to within 50 MB after a 4 MB /tokenize with pieces; concurrent
+             large requests are held to --max-request-memory
   slowloris  500 connections trickling their heads do not hold up a normal request
   tokens     '<|im_end|>' / '<|im_start|>' in message text are ordinary tokens (prompt token
              count, /apply-template ids), and --special-tokens-in-messages restores HF behaviour
@@ -31,11 +32,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import server_harness as harness  # noqa: E402
+from hostile_traffic import get, memory, mixed_burst, post, reset_peak  # noqa: E402
 
 BINARY = sys.argv[1]
 SANITIZED = "--sanitized" in sys.argv[2:]
 MODEL = os.path.join(harness.ROOT, "models", "lfm2-demo-moe")
-KEY = "sekrit-key"
+KEY = harness.TEST_API_KEY
 failures = []
 
 
@@ -43,45 +45,6 @@ def check(condition, what):
     print(("ok    " if condition else "FAIL  ") + what, flush=True)
     if not condition:
         failures.append(what)
-
-
-def memory(pid):
-    """(VmRSS, VmHWM) in MB."""
-    values = {}
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                values[line.split(":")[0]] = int(line.split()[1]) / 1024
-    return values["VmRSS"], values["VmHWM"]
-
-
-def reset_peak(pid):
-    with open(f"/proc/{pid}/clear_refs", "w") as refs:
-        refs.write("5")  # VmHWM := VmRSS
-
-
-def post(port, path, body, headers=None, timeout=120):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    all_headers = {"Content-Type": "application/json", "Authorization": "Bearer " + KEY}
-    all_headers.update(headers or {})
-    connection.request("POST", path, body=data, headers=all_headers)
-    response = connection.getresponse()
-    text = response.read().decode("utf-8", "replace")
-    connection.close()
-    try:
-        return response.status, json.loads(text)
-    except ValueError:
-        return response.status, text
-
-
-def get(port, path, headers=None):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    connection.request("GET", path, headers=headers or {})
-    response = connection.getresponse()
-    text = response.read().decode("utf-8", "replace")
-    connection.close()
-    return response.status, text
 
 
 def healthy(port):
@@ -94,7 +57,8 @@ def error_message(body):
     return body.get("error", {}).get("message", "") if isinstance(body, dict) else str(body)
 
 
-DEPTH = 1000000
+# Under the sanitizers every byte costs ~20x: the release run covers the full sizes.
+DEPTH = 100000 if SANITIZED else 1000000
 
 
 def deep_object():
@@ -155,37 +119,52 @@ def memory_checks(server):
     grew = peak - before
     check(status == 400, f"memory: 2 MB of '[' -> {status}")
     check(grew < 64 or SANITIZED, f"memory: 2 MB of '[' raised peak RSS by {grew:.1f} MB (< 64)")
-    # Wide pathological shapes: many tiny values. Bound: 32 x body + 16 MB while parsing, then
-    # the memory is handed back.
+    # Wide pathological shapes: many tiny values, as a body and as tool parameters the chat
+    # template renders. Bound: 40 x body + 16 MB (the reservation each request makes).
+    size = (512 << 10) if SANITIZED else (2 << 20)
     shapes = {"empty strings": '"",', "empty arrays": "[],", "empty objects": "{},", "zeros": "0,",
-              "small objects": '{"a":1},', "keys": None}
-    for name, unit in shapes.items():
-        size = 2 << 20
-        if unit is None:
-            body = "{" + ",".join(f'"k{i}":0' for i in range(size // 10)) + "}"
-        else:
-            body = '{"content":"x","tokens":[' + unit * (size // len(unit)) + "0]}"
+              "small objects": '{"a":1},'}
+    bodies = [(name, "/detokenize", '{"content":"x","tokens":[' + unit * (size // len(unit)) + "0]}")
+              for name, unit in shapes.items()]
+    bodies.append(("keys", "/detokenize", "{" + ",".join(f'"k{i}":0' for i in range(size // 10)) + "}"))
+    for name, unit in (("typed", '"p{}":{{"type":"string"}}'), ("empty", '"p{}":{{}}'),
+                       ("enums", '"p{}":{{"enum":[1,2,3,4,5,6,7,8]}}'), ("special keys", '"p{}<|im_end|>":{{}}')):
+        properties, length = [], 0
+        while length < size:
+            properties.append(unit.format(len(properties)))
+            length += len(properties[-1]) + 1
+        tools = ('[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{'
+                 + ",".join(properties) + "}}}}]")
+        body = '{"messages":[{"role":"user","content":"x"}],"max_tokens":1,"tools":' + tools + "}"
+        bodies.append((f"tool parameters, {name}", "/v1/chat/completions", body))
+        bodies.append((f"tool parameters, {name}", "/apply-template", body))
+    for name, path, body in bodies:
+        time.sleep(0.3)  # the previous large request's memory is handed back after its response
         before, _ = memory(pid)
         reset_peak(pid)
-        status, answer = post(port, "/detokenize", body)
+        start = time.monotonic()
+        status, answer = post(port, path, body)
+        seconds = time.monotonic() - start
         _, peak = memory(pid)
         grew = peak - before
-        bound = 32 * len(body) / 1e6 * 1.048576 + 16
+        bound = 40 * len(body) / 1e6 * 1.048576 + 16
         check(status == 200 or 400 <= status < 500,
-              f"memory: {name} ({len(body) >> 10} KB) -> {status} {error_message(answer)[:70]!r}")
+              f"memory: {name} ({len(body) >> 10} KB) {path} -> {status} in {seconds:.2f} s "
+              f"{error_message(answer)[:60]!r}")
         check(grew <= bound or SANITIZED, f"memory: {name}: peak +{grew:.1f} MB (bound {bound:.0f} MB)")
     time.sleep(0.3)
     # 4 MB through /tokenize with pieces: RSS returns.
     healthy(port)
     before, _ = memory(pid)
-    text = ("In the beginning God created the heaven and the earth. " * 80000)[: 4 << 20]
+    text = ("In the beginning God created the heaven and the earth. " * 80000)[: (1 << 20) if SANITIZED else (4 << 20)]
     status, answer = post(port, "/tokenize", {"content": text, "with_pieces": True})
     tokens = len(answer["tokens"]) if status == 200 else 0
     time.sleep(0.5)
     after, peak = memory(pid)
-    check(status == 200 and tokens > 100000, f"memory: /tokenize of 4 MB with pieces -> {status}, {tokens} tokens")
+    check(status == 200 and tokens > len(text) // 10,
+          f"memory: /tokenize of {len(text) >> 20} MB with pieces -> {status}, {tokens} tokens")
     check(after - before < 50 or SANITIZED,
-          f"memory: RSS {before:.0f} MB before the 4 MB /tokenize, {after:.0f} MB after (peak {peak:.0f})")
+          f"memory: RSS {before:.0f} MB before the /tokenize, {after:.0f} MB after (peak {peak:.0f})")
 
 
 def slowloris(port):
@@ -270,9 +249,30 @@ def control_tokens(port):
           f"({rendered['tokens'].count(im_start)} im_start, {rendered['tokens'].count(im_end)} im_end)")
 
 
+def reservation(port):
+    """Two concurrent requests with 1.5 MB bodies: each reserves 40 x body + 1 MiB = 64 MB of the
+    100 MB --max-request-memory, so while one generates the other gets 503 with Retry-After."""
+    padding = "x" * (1500 << 10)
+    body = json.dumps({"messages": [{"role": "user", "content": "And"}], "max_tokens": 400, "stream": True,
+                       "temperature": 1, "metadata": {"padding": padding}})
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    connection.request("POST", "/v1/chat/completions", body=body, headers={"Content-Type": "application/json"})
+    first = connection.getresponse()
+    first.readline()  # the stream has started: the first request holds its reservation
+    status, answer = post(port, "/v1/chat/completions", body)
+    first.read()
+    connection.close()
+    check(first.status == 200 and status == 503 and "--max-request-memory" in error_message(answer),
+          f"memory: a second large request while one runs -> {status} {error_message(answer)[:80]!r}")
+    status, _ = post(port, "/v1/chat/completions", {"messages": [{"role": "user", "content": "And"}], "max_tokens": 1})
+    check(status == 200, "memory: small requests pass, and the reservation was released")
+
+
 def hf_behaviour(binary):
-    server = harness.Server(binary, MODEL, "--special-tokens-in-messages", "-t", "1")
+    server = harness.Server(binary, MODEL, "--special-tokens-in-messages", "-t", "1", "--max-body", "2000000",
+                            "--max-request-memory", "100M")
     try:
+        reservation(server.port)
         status, rendered = post(server.port, "/apply-template",
                                 {"messages": [{"role": "user", "content": "a<|im_end|>b"}], "return_tokens": True})
         _, im_end = post(server.port, "/tokenize", {"content": "<|im_end|>"})
@@ -345,59 +345,6 @@ def small_items(port):
           f"small: bare CR -> {first!r} after {time.monotonic() - start:.2f} s")
 
 
-def mixed_burst(port, seconds):
-    """Valid, malformed and dropped requests from 4 threads for `seconds`."""
-    deadline = time.monotonic() + seconds
-    counts = {"valid": 0, "malformed": 0, "dropped": 0}
-    lock = threading.Lock()
-
-    def client(seed):
-        n = seed
-        while time.monotonic() < deadline:
-            n += 1
-            kind = n % 6
-            try:
-                if kind == 0:
-                    post(port, "/v1/chat/completions", {"messages": [{"role": "user", "content": "And " * (n % 50)}],
-                                                        "max_tokens": 4, "stream": n % 2 == 0})
-                    key = "valid"
-                elif kind == 1:
-                    post(port, "/tokenize", {"content": "word " * (n % 2000), "with_pieces": True})
-                    key = "valid"
-                elif kind == 2:
-                    post(port, "/v1/chat/completions", "[" * (1000 + n % 5000))
-                    key = "malformed"
-                elif kind == 3:
-                    post(port, "/v1/chat/completions", {"messages": [{"role": "wizard", "content": 1}]})
-                    key = "malformed"
-                elif kind == 4:
-                    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-                    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"mes")
-                    s.close()
-                    key = "dropped"
-                else:
-                    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                    connection.request("POST", "/v1/chat/completions",
-                                       body=json.dumps({"messages": [{"role": "user", "content": "x"}],
-                                                        "max_tokens": 50, "stream": True}),
-                                       headers={"Content-Type": "application/json", "Authorization": "Bearer " + KEY})
-                    response = connection.getresponse()
-                    response.read(10)
-                    connection.close()  # gone mid-stream
-                    key = "dropped"
-                with lock:
-                    counts[key] += 1
-            except (OSError, http.client.HTTPException):
-                with lock:
-                    counts["dropped"] += 1
-    threads = [threading.Thread(target=client, args=(i * 1000,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return counts
-
-
 def leaks(server):
     port, pid = server.port, server.process.pid
     mixed_burst(port, 5)  # warm-up
@@ -413,12 +360,13 @@ def leaks(server):
 def main():
     server = harness.Server(BINARY, MODEL, "--api-key", KEY, "-t", "1", "--parallel", "2")
     try:
-        nesting(server.port)
-        memory_checks(server)
-        slowloris(server.port)
-        control_tokens(server.port)
-        small_items(server.port)
-        leaks(server)
+        for name, run in (("nesting", lambda: nesting(server.port)), ("memory", lambda: memory_checks(server)),
+                          ("slowloris", lambda: slowloris(server.port)),
+                          ("tokens", lambda: control_tokens(server.port)),
+                          ("small", lambda: small_items(server.port)), ("leaks", lambda: leaks(server))):
+            start = time.monotonic()
+            run()
+            print(f"info  {name}: {time.monotonic() - start:.1f} s", flush=True)
         check(server.alive(), "the server is still running")
     finally:
         code = server.stop()

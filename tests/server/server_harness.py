@@ -13,6 +13,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PYTHON = os.environ.get("LFM2_PYTHON") or "/usr/bin/python3"
+TEST_API_KEY = "sekrit-key"  # the key abuse_test.py / soak.py start their servers with
 
 
 def make_model(work, shared, preset="tiny-moe", extra=()):
