@@ -9,6 +9,7 @@ import threading
 import time
 
 from server_harness import TEST_API_KEY as KEY
+from server_harness import request
 
 
 def memory(pid):
@@ -42,12 +43,8 @@ def post(port, path, body, headers=None, timeout=120):
 
 
 def get(port, path, headers=None):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    connection.request("GET", path, headers=headers or {})
-    response = connection.getresponse()
-    text = response.read().decode("utf-8", "replace")
-    connection.close()
-    return response.status, text
+    """GET on a fresh connection, without the API key unless `headers` has it: (status, body)."""
+    return request(port, "GET", path, headers=headers or {})
 
 
 def _raw(port, data, read=True):
