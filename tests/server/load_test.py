@@ -196,13 +196,24 @@ def load_phase(binary, model):
             print("   mismatch:", item)
         check(not wrong, f"every response is the right one ({len(wrong)} wrong of {TOTAL})")
         check(server.alive(), "the server survived the load")
-        status, health = h.request(server.port, "GET", "/health")
-        check(status == 200 and health["slots_processing"] == 0 and health["queue"] == 0,
-              f"idle and healthy afterwards: {health}")
-        status, metrics = h.request(server.port, "GET", "/metrics")
-        counted = sum(int(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
-                      if line.startswith("lfm2_requests_total{") and 'status="200"' in line
-                      and "completions" in line)
+        # A client has its whole response before the server's bookkeeping after it (the slot's
+        # release, the request's count) is done: give that a moment, bounded.
+        deadline = time.monotonic() + 10
+        while True:
+            status, health = h.request(server.port, "GET", "/health")
+            idle = status == 200 and health["slots_processing"] == 0 and health["queue"] == 0
+            if idle or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        check(idle, f"idle and healthy afterwards: {health}")
+        while True:
+            status, metrics = h.request(server.port, "GET", "/metrics")
+            counted = sum(int(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                          if line.startswith("lfm2_requests_total{") and 'status="200"' in line
+                          and "completions" in line)
+            if counted >= valid + 2 * len(PROMPTS) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         check(counted >= valid + 2 * len(PROMPTS), f"metrics counted {counted} successful completions")
     finally:
         code = server.stop()
