@@ -13,7 +13,7 @@
 #include "hwy/highway.h"
 #include "kernels/act_quant.h"
 
-#if HWY_TARGET == HWY_AVX3_DL
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
 #include <immintrin.h>
 #endif
 
@@ -153,6 +153,23 @@ inline void ToTokenBlock(const int8_t* rows, size_t stride, size_t cols, uint8_t
   }
 }
 
+// q = 256 * hi + lo as int16, in natural order or (permuted) at Rows16Position.
+inline void Combine16(const int8_t* hi, const int8_t* lo, size_t cols, bool permuted, int16_t* q) {
+  size_t k = 0;
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  if (!permuted) {
+    for (; k + 16 <= cols; k += 16) {
+      const __m256i h = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(hi + k)));
+      const __m256i l = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lo + k)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + k), _mm256_add_epi16(_mm256_slli_epi16(h, 8), l));
+    }
+  }
+#endif
+  for (; k < cols; ++k) {
+    q[permuted ? Rows16Position(k) : k] = static_cast<int16_t>(256 * hi[k] + lo[k]);
+  }
+}
+
 // Quantizes tokens [begin, end) of x (rows x_stride apart) into `out`. For kTokenBlocks, begin and
 // end are block indices instead (each block of 16 tokens is written whole, padding included).
 inline void QuantizeTokens(const float* x, size_t x_stride, const QuantizedActivations& out,
@@ -162,6 +179,16 @@ inline void QuantizeTokens(const float* x, size_t x_stride, const QuantizedActiv
   if (hi.size() < cols) {
     hi.resize(cols);
     lo.resize(cols);
+  }
+  if (out.layout == QuantizedActivations::Layout::kRows16) {
+    for (size_t t = begin; t < end; ++t) {
+      int16_t* q = reinterpret_cast<int16_t*>(out.q + t * out.q_stride);
+      QuantizeRow(x + t * x_stride, cols, out.group_size, hi.data(), lo.data(), out.scale + t * groups,
+                  out.sum + t * groups, out.qsum + t * groups);
+      Combine16(hi.data(), lo.data(), cols, /*permuted=*/true, q);
+      std::memset(q + cols, 0, out.q_stride - 2 * cols);
+    }
+    return;
   }
   if (out.layout == QuantizedActivations::Layout::kRows) {
     const bool natural = RowsNatural(out.group_size, out.set_groups);
@@ -201,9 +228,13 @@ inline void QuantizeTokens(const float* x, size_t x_stride, const QuantizedActiv
     sum.resize(groups);
     qsum.resize(groups);
   }
-  // The 16 tokens of a block as rows (both planes), then transposed into the block layout.
+  // The 16 tokens of a block as rows (both planes, or their 16-bit values), then transposed into
+  // the block layout.
+  const bool sixteen = out.layout == QuantizedActivations::Layout::kTokenBlocks16;
   thread_local std::vector<int8_t> rows;
+  thread_local std::vector<int16_t> rows16;
   if (rows.size() < 2 * kBlock * cols) rows.resize(2 * kBlock * cols);
+  if (sixteen && rows16.size() < kBlock * cols) rows16.resize(kBlock * cols);
   int8_t* rows_hi = rows.data();
   int8_t* rows_lo = rows.data() + kBlock * cols;
   for (size_t b = begin; b < end; ++b) {
@@ -226,6 +257,15 @@ inline void QuantizeTokens(const float* x, size_t x_stride, const QuantizedActiv
         out.sum[base + g * kBlock + lane] = sum[g];
         out.qsum[base + g * kBlock + lane] = qsum[g];
       }
+    }
+    if (sixteen) {
+      // Pairs of int16 are 32-bit words: the same transpose as a plane's 4 bytes.
+      for (size_t lane = 0; lane < kBlock; ++lane) {
+        Combine16(rows_hi + lane * cols, rows_lo + lane * cols, cols, /*permuted=*/false,
+                  rows16.data() + lane * cols);
+      }
+      ToTokenBlock(reinterpret_cast<const int8_t*>(rows16.data()), 2 * cols, 2 * cols, block);
+      continue;
     }
     ToTokenBlock(rows_hi, cols, cols, block);
     ToTokenBlock(rows_lo, cols, cols, block + out.plane_bytes);

@@ -34,12 +34,12 @@ void QuantizeActivationRow(const float* x, size_t cols, size_t group_size, int8_
 }
 
 size_t QuantizedActivations::QBytes() const {
-  return layout == Layout::kRows ? tokens * q_stride : blocks() * q_stride;
+  return per_token() ? tokens * q_stride : blocks() * q_stride;
 }
 
 
 size_t QuantizedActivations::GroupEntries() const {
-  return layout == Layout::kRows ? tokens * groups : blocks() * groups * kBlock;
+  return per_token() ? tokens * groups : blocks() * groups * kBlock;
 }
 
 }  // namespace lfm2::kernels

@@ -63,8 +63,13 @@ inline size_t RowsPosition(size_t k, size_t group_size, size_t set_groups) {
   return base + pack % vectors * 64 + (group * slots + pack / vectors) * 8 + k % 8;
 }
 
-// Quantized activations of `tokens` rows, as the fast kernels read them. Each plane (hi, then lo
-// at + plane_bytes) has the same layout:
+// Where element k of a row goes in the kRows16 layout: within each 32 elements (a multiple of
+// every group size), the even k first, then the odd k - the order in which the AVX2 kernels
+// unpack 32 packed codes into two vectors of 16-bit lanes.
+inline size_t Rows16Position(size_t k) { return k / 32 * 32 + (k % 2) * 16 + (k % 32) / 2; }
+
+// Quantized activations of `tokens` rows, as the fast kernels read them. The two-plane layouts
+// (kRows, kTokenBlocks: hi, then lo at + plane_bytes) have the same layout in each plane:
 //   kRows:        hi_k of token t at q[t * q_stride + RowsPosition(k, group_size, set_groups)];
 //                 plane_bytes is a multiple of 64 covering whole sets (zero padded) and
 //                 q_stride = 2 * plane_bytes. Per-group values at [t * groups + g].
@@ -73,8 +78,16 @@ inline size_t RowsPosition(size_t k, size_t group_size, size_t set_groups) {
 //                 64-byte line holds 4 consecutive k of 16 tokens (the operand layout of a u8 x
 //                 s8 dot-product instruction); plane_bytes = cols * 16, q_stride = 2 * that.
 //                 Per-group values at [(b * groups + g) * 16 + lane].
+// The 16-bit layouts hold q_k = 256 * hi_k + lo_k as one int16 (|q| <= 32639), for kernels that
+// multiply 16-bit pairs (pmaddwd: AVX2, AVX-512 without VNNI); plane_bytes = q_stride:
+//   kRows16:        q_k of token t at int16 index t * q_stride / 2 + Rows16Position(k);
+//                   q_stride = cols * 2 rounded up to 64 bytes. Per-group values as kRows.
+//   kTokenBlocks16: tokens in blocks of 16; block b stores q_k of token 16b + lane at int16 index
+//                   b * q_stride / 2 + ((k / 2) * 16 + lane) * 2 + k % 2, so 32 bytes hold one pair
+//                   (k, k + 1) of 8 tokens (the operand of pmaddwd against a broadcast pair of
+//                   weights); q_stride = cols * 32. Per-group values as kTokenBlocks.
 struct QuantizedActivations {
-  enum class Layout { kRows, kTokenBlocks };
+  enum class Layout { kRows, kTokenBlocks, kRows16, kTokenBlocks16 };
   Layout layout = Layout::kRows;
   size_t tokens = 0;
   size_t cols = 0;
@@ -90,6 +103,9 @@ struct QuantizedActivations {
 
   static constexpr size_t kBlock = 16;
   size_t blocks() const { return (tokens + kBlock - 1) / kBlock; }
+  // One entry (of q and of the per-group arrays) per token, rather than per 16-token block.
+  bool per_token() const { return layout == Layout::kRows || layout == Layout::kRows16; }
+  bool sixteen_bit() const { return layout == Layout::kRows16 || layout == Layout::kTokenBlocks16; }
   // Bytes of q / entries of each per-group array for this shape and layout.
   size_t QBytes() const;
   size_t GroupEntries() const;

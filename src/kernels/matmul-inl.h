@@ -19,6 +19,7 @@
 #include "kernels/act_quant-inl.h"
 #include "kernels/act_quant.h"
 #include "kernels/matmul.h"
+#include "kernels/matmul_avx2-inl.h"
 #include "kernels/matmul_fast-inl.h"
 #include "kernels/matmul_vnni-inl.h"
 #include "kernels/ops-inl.h"
@@ -34,15 +35,22 @@ enum class Kernel {
   kPortable,  // fast path, every target: bytes scratch + integer dots (matmul_fast-inl.h)
   kGemv,      // fast path, AVX3_DL, few tokens (matmul_vnni-inl.h)
   kGemm,      // fast path, AVX3_DL, 16-token blocks (matmul_vnni-inl.h)
+  kGemv16,    // fast path, AVX2 / AVX3, few tokens, 16-bit activations (matmul_avx2-inl.h)
+  kGemm16,    // fast path, AVX2 / AVX3, 16-token blocks of 16-bit activations (matmul_avx2-inl.h)
 };
 
-// From this many tokens the AVX3_DL token-block kernel beats running the row kernel per token.
+// From this many tokens the token-block kernels beat running the row kernel per token.
 inline constexpr size_t kGemmMinTokens = 8;
 
 inline Kernel ChooseKernel(const MatMulJob& job, MatMulPath path) {
   if (path == MatMulPath::kPrecise || !job.w->quantized()) return Kernel::kPrecise;
 #if HWY_TARGET == HWY_AVX3_DL && !defined(__clang__)
   return job.n_tokens >= kGemmMinTokens ? Kernel::kGemm : Kernel::kGemv;
+#elif HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3
+  // The tiled layout (made for AVX3_DL) is read by the portable kernel when a test forces this
+  // target on such a machine.
+  if (job.w->tiles != nullptr) return Kernel::kPortable;
+  return job.n_tokens >= kGemmMinTokens ? Kernel::kGemm16 : Kernel::kGemv16;
 #else
   return Kernel::kPortable;
 #endif
@@ -59,6 +67,9 @@ inline double RowCost(const MatMulJob& job, Kernel kernel) {
     case Kernel::kGemv: return bytes * tokens;
     case Kernel::kGemm:
       return bytes * 2.0 + cols * static_cast<double>((job.n_tokens + 15) / 16) * 0.25;
+    case Kernel::kGemv16: return bytes * 2.0 + cols * tokens * 0.25;
+    case Kernel::kGemm16:
+      return bytes * 2.0 + cols * static_cast<double>((job.n_tokens + 15) / 16) * 1.0;
   }
   return cols;
 }
@@ -96,6 +107,17 @@ inline void FastRows(const MatMulJob& job, Kernel kernel, const QuantizedActivat
     tile(*job.w, xq, r, std::min(kTileRows, end - r), job.y, job.y_stride, scratch);
   }
 #else
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3
+  if (kernel == Kernel::kGemv16 || kernel == Kernel::kGemm16) {
+    thread_local avx2::Scratch scratch;
+    const avx2::TileFn tile =
+        avx2::SelectTile(kernel == Kernel::kGemm16, job.w->quant.bits, job.w->quant.group_size);
+    for (size_t r = begin; r < end; r += kTileRows) {
+      tile(*job.w, xq, r, std::min(kTileRows, end - r), job.y, job.y_stride, scratch);
+    }
+    return;
+  }
+#endif
   (void)kernel;
   thread_local FastTileScratch scratch;
   for (size_t r = begin; r < end; r += kTileRows) {
@@ -131,8 +153,11 @@ inline size_t RoundUp64(size_t n) { return (n + 63) / 64 * 64; }
 // Finds or adds the activation entry of job j and lays out its buffers (offsets into the arena
 // are fixed later, once the total size is known).
 inline int AddActivation(CallState& state, const MatMulJob& job, Kernel kernel) {
-  const auto layout = kernel == Kernel::kGemm ? QuantizedActivations::Layout::kTokenBlocks
-                                              : QuantizedActivations::Layout::kRows;
+  using Layout = QuantizedActivations::Layout;
+  const Layout layout = kernel == Kernel::kGemm     ? Layout::kTokenBlocks
+                        : kernel == Kernel::kGemm16 ? Layout::kTokenBlocks16
+                        : kernel == Kernel::kGemv16 ? Layout::kRows16
+                                                    : Layout::kRows;
   const size_t cols = static_cast<size_t>(job.w->cols);
   const size_t group_size = static_cast<size_t>(job.w->quant.group_size);
   size_t set_groups = 1;
@@ -158,10 +183,22 @@ inline int AddActivation(CallState& state, const MatMulJob& job, Kernel kernel) 
   a.q.groups = cols / group_size;
   a.q.set_groups = set_groups;
   const size_t set_codes = set_groups * group_size;
-  a.q.plane_bytes = layout == QuantizedActivations::Layout::kRows
-                        ? RoundUp64((cols + set_codes - 1) / set_codes * set_codes)
-                        : cols * 16;
-  a.q.q_stride = 2 * a.q.plane_bytes;
+  switch (layout) {
+    case Layout::kRows:
+      a.q.plane_bytes = RoundUp64((cols + set_codes - 1) / set_codes * set_codes);
+      a.q.q_stride = 2 * a.q.plane_bytes;
+      break;
+    case Layout::kTokenBlocks:
+      a.q.plane_bytes = cols * 16;
+      a.q.q_stride = 2 * a.q.plane_bytes;
+      break;
+    case Layout::kRows16:
+      a.q.plane_bytes = a.q.q_stride = RoundUp64(2 * cols);
+      break;
+    case Layout::kTokenBlocks16:
+      a.q.plane_bytes = a.q.q_stride = 32 * cols;
+      break;
+  }
   state.activations.push_back(a);
   return static_cast<int>(state.activations.size() - 1);
 }
@@ -188,8 +225,7 @@ inline void QuantizeActivations(CallState& state, ThreadPool& pool) {
   state.quant_units.assign(1, 0);
   size_t elements = 0;
   for (const Activation& a : state.activations) {
-    const bool rows = a.q.layout == QuantizedActivations::Layout::kRows;
-    state.quant_units.push_back(state.quant_units.back() + (rows ? a.q.tokens : a.q.blocks()));
+    state.quant_units.push_back(state.quant_units.back() + (a.q.per_token() ? a.q.tokens : a.q.blocks()));
     elements += a.q.tokens * a.q.cols;
   }
   auto run = [&](size_t begin, size_t end, int) {

@@ -30,8 +30,7 @@ void TileRows(const WeightMatrix& w, size_t tile_begin, size_t tile_end, uint8_t
 bool PrefersTiledLayout() { return HWY_DYNAMIC_DISPATCH(PrefersTiledImpl)(); }
 
 void QuantizeActivations(const float* x, size_t x_stride, const QuantizedActivations& out) {
-  const size_t units =
-      out.layout == QuantizedActivations::Layout::kRows ? out.tokens : out.blocks();
+  const size_t units = out.per_token() ? out.tokens : out.blocks();
   HWY_DYNAMIC_DISPATCH(QuantizeTokens)(x, x_stride, out, 0, units);
 }
 
@@ -43,7 +42,10 @@ uint64_t MatMulScratchBytes(size_t max_tokens, size_t max_cols, size_t max_input
   // Group sizes are >= 32: at most cols / 32 groups. Token counts round up to 16-token blocks.
   const uint64_t tokens = (max_tokens + 15) / 16 * 16, cols = max_cols + 64, groups = cols / 32 + 1;
   const uint64_t per_input = tokens * (2 * cols + 12 * groups) + 4 * 64;
-  const uint64_t per_thread = 16 * cols + 16 * groups * 16 + 4 * cols + 2 * cols + 12 * groups + 4096;
+  // The largest target's scratch: 16 rows of unpacked codes as int16 (AVX2), scales and biases,
+  // the AVX2 matrix-vector kernel's partial sums of 4 tokens, the portable kernel's buffers.
+  const uint64_t per_thread = 32 * cols + 16 * groups * 16 + 4 * groups * 16 * 32 + 4 * cols + 2 * cols +
+                              12 * groups + 4096;
   return max_inputs * per_input + static_cast<uint64_t>(threads) * per_thread;
 }
 

@@ -12,7 +12,9 @@
 // (kernels/act_quant.h: q = 256 * hi + lo, scale d_g, exact float sum xs_g) and computes, with
 // the codes centred (c = 2^(bits-1)) so the activation rounding error is not multiplied by the
 // codes' offset, the exact integer dot idot_g = sum_{k in g} (q_w[r,k] - c) * q_x[t,k] (u8 x s8
-// dot products: vpdpbusd on AVX3_DL, pmaddubsw elsewhere) and b'_g = fma(c, s[r,g], b[r,g])
+// dot products of the two planes: vpdpbusd on AVX3_DL; int16 x int16 pmaddwd on the 16-bit
+// values on AVX2 and AVX3 (matmul_avx2-inl.h); pmaddubsw on SSSE3/SSE4; widening multiplies
+// elsewhere) and b'_g = fma(c, s[r,g], b[r,g])
 // (s, b: the group's MLX scale and bias):
 //   y = 0;  for g in order:  y = fma(float(idot_g), s[r, g] * d_g, y);  y = fma(b'_g, xs_g, y)
 // (fma = one rounding). Every SIMD target computes exactly this, so it equals

@@ -52,10 +52,23 @@ QuantizedActivations Layout(QuantizedActivations::Layout layout, size_t tokens, 
   q.groups = cols / group;
   q.set_groups = set_groups;
   const size_t set_codes = set_groups * group;
-  q.plane_bytes = layout == QuantizedActivations::Layout::kRows
-                      ? ((cols + set_codes - 1) / set_codes * set_codes + 63) / 64 * 64
-                      : cols * 16;
-  q.q_stride = 2 * q.plane_bytes;
+  using L = QuantizedActivations::Layout;
+  switch (layout) {
+    case L::kRows:
+      q.plane_bytes = ((cols + set_codes - 1) / set_codes * set_codes + 63) / 64 * 64;
+      q.q_stride = 2 * q.plane_bytes;
+      break;
+    case L::kTokenBlocks:
+      q.plane_bytes = cols * 16;
+      q.q_stride = 2 * q.plane_bytes;
+      break;
+    case L::kRows16:
+      q.plane_bytes = q.q_stride = (2 * cols + 63) / 64 * 64;
+      break;
+    case L::kTokenBlocks16:
+      q.plane_bytes = q.q_stride = 32 * cols;
+      break;
+  }
   return q;
 }
 
@@ -95,9 +108,9 @@ TEST(MatMulFastTest, ActivationQuantizerMatchesScalarDefinitionOnEveryTarget) {
         x[group + 1] = 1e6f;
         for (size_t k = 0; k < group; ++k) x[2 * group + k] = (static_cast<float>(k) - 20.0f) * 0.5f;
         for (size_t set : {1, 2, 4}) {
-          for (auto layout : {QuantizedActivations::Layout::kRows,
-                              QuantizedActivations::Layout::kTokenBlocks}) {
-            if (layout == QuantizedActivations::Layout::kTokenBlocks && set != 1) continue;
+          using L = QuantizedActivations::Layout;
+          for (auto layout : {L::kRows, L::kTokenBlocks, L::kRows16, L::kTokenBlocks16}) {
+            if (layout != L::kRows && set != 1) continue;
             QuantizedActivations q = Layout(layout, tokens, cols, group, set);
             AlignedBuffer<uint8_t> bytes(q.QBytes());
             AlignedBuffer<float> scale(q.GroupEntries()), sum(q.GroupEntries());
@@ -110,12 +123,18 @@ TEST(MatMulFastTest, ActivationQuantizerMatchesScalarDefinitionOnEveryTarget) {
             std::vector<int8_t> want_hi(cols), want_lo(cols);
             std::vector<float> want_scale(q.groups), want_sum(q.groups);
             std::vector<int32_t> want_qsum(q.groups);
-            const bool rows = layout == QuantizedActivations::Layout::kRows;
+            const bool rows = q.per_token();
             for (size_t t = 0; t < tokens; ++t) {
               QuantizeActivationRow(x.data() + t * stride, cols, group, want_hi.data(),
                                     want_lo.data(), want_scale.data(), want_sum.data(),
                                     want_qsum.data());
-              for (size_t k = 0; k < cols; ++k) {
+              for (size_t k = 0; k < cols && q.sixteen_bit(); ++k) {
+                const int16_t* q16 = reinterpret_cast<const int16_t*>(q.q);
+                const size_t at = rows ? t * q.q_stride / 2 + Rows16Position(k)
+                                       : (t / 16) * q.q_stride / 2 + ((k / 2) * 16 + t % 16) * 2 + k % 2;
+                ASSERT_EQ(q16[at], 256 * want_hi[k] + want_lo[k]) << "16-bit, group " << group << " t " << t << " k " << k;
+              }
+              for (size_t k = 0; k < cols && !q.sixteen_bit(); ++k) {
                 const size_t at = rows ? t * q.q_stride + RowsPosition(k, group, set)
                                        : (t / 16) * q.q_stride + (k / 4) * 64 + (t % 16) * 4 + k % 4;
                 ASSERT_EQ(static_cast<int8_t>(q.q[at]), want_hi[k]) << "group " << group << " t " << t << " k " << k;
