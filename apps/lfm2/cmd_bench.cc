@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <random>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -26,9 +27,15 @@ namespace lfm2::cli {
 namespace {
 
 struct TestResult {
-  std::string name;  // pp512, tg128, pp512 @ d1024
+  std::string name;  // pp512, tg128, pp512 @ d1024, ttft8192
   int64_t n_prompt = 0, n_gen = 0, n_depth = 0;
   std::vector<double> seconds;  // per repetition
+  bool ttft = false;            // reported as time to first token (a prefill ending in logits)
+  double MeanSeconds() const {
+    double sum = 0;
+    for (double s : seconds) sum += s;
+    return sum / seconds.size();
+  }
   double Tokens() const { return static_cast<double>(n_prompt + n_gen); }
   double MeanRate() const {
     double sum = 0;
@@ -45,7 +52,7 @@ struct TestResult {
 };
 
 int RunBench(int argc, char** argv) {
-  std::string model_arg, prompts = "512", gens = "128", depths = "0", max_ram;
+  std::string model_arg, prompts = "512", gens = "128", depths = "0", ttfts, max_ram;
   int64_t repetitions = 3, threads = ThreadPool::HardwareThreads(), batch = 512, seed = 1234;
   bool json = false, precise = false;
   FlagParser flags(
@@ -57,11 +64,16 @@ int RunBench(int argc, char** argv) {
       "as -p 128,512 run every value. Tokenization and sampling are not included. Load time\n"
       "includes copying the quantized weights into the kernels' tiled layout on CPUs with\n"
       "AVX-512 VNNI (LFM2_TILED=0 in the environment keeps the file layout: faster load,\n"
-      "slower decode).");
+      "slower decode).\n"
+      "\n"
+      "--ttft N runs the prefill of an N-token prompt up to the logits of its last token - the\n"
+      "time to the first token a user waits for, sampling aside - and reports it in ms (also the\n"
+      "ttft_ms field of every pp record in --json).");
   flags.String("--model,-m", &model_arg, "DIR|ORG/NAME", "model directory or Hugging Face repo id");
   flags.String("--n-prompt,-p", &prompts, "N[,N...]", "prompt lengths for pp tests (0 = none)");
   flags.String("--n-gen,-n", &gens, "N[,N...]", "tokens to generate for tg tests (0 = none)");
   flags.String("--n-depth,-d", &depths, "N[,N...]", "context already filled before each test");
+  flags.String("--ttft", &ttfts, "N[,N...]", "prompt lengths whose time to first token is reported");
   flags.Int("--repetitions,-r", &repetitions, "N", "measured repetitions per test");
   flags.Int("--threads,-t", &threads, "N", "worker threads");
   flags.Int("--batch-size,-b", &batch, "N", "tokens per forward pass during prefill");
@@ -76,9 +88,13 @@ int RunBench(int argc, char** argv) {
   const auto prompt_parsed = ParseIntList(prompts, 0, kNoLimit);
   const auto gen_parsed = ParseIntList(gens, 0, kNoLimit);
   const auto depth_parsed = ParseIntList(depths, 0, kNoLimit);
+  const auto ttft_parsed = ttfts.empty() ? std::optional<std::vector<int64_t>>(std::vector<int64_t>())
+                                         : ParseIntList(ttfts, 1, kNoLimit);
   if (!prompt_parsed || !gen_parsed || !depth_parsed) {
     return flags.UsageError("bench", "-p, -n and -d take comma-separated non-negative integers");
   }
+  if (!ttft_parsed) return flags.UsageError("bench", "--ttft takes comma-separated positive integers");
+  const std::vector<int64_t>& ttft_list = *ttft_parsed;
   const std::vector<int64_t>& prompt_list = *prompt_parsed;
   const std::vector<int64_t>& gen_list = *gen_parsed;
   const std::vector<int64_t>& depth_list = *depth_parsed;
@@ -103,7 +119,11 @@ int RunBench(int argc, char** argv) {
     for (int64_t n : gen_list) max_context = std::max(max_context, d + n);
     max_chunk = std::max({max_chunk, std::min(batch, std::max<int64_t>(d, 1))});
   }
+  for (int64_t d : depth_list) {
+    for (int64_t p : ttft_list) max_context = std::max(max_context, d + p);
+  }
   for (int64_t p : prompt_list) max_chunk = std::max(max_chunk, std::min(batch, std::max<int64_t>(p, 1)));
+  for (int64_t p : ttft_list) max_chunk = std::max(max_chunk, std::min(batch, p));
   if (!max_ram.empty()) {
     PlanRequest request;
     request.threads = static_cast<int>(threads);
@@ -152,6 +172,7 @@ int RunBench(int argc, char** argv) {
     for (int64_t n : gen_list) {
       if (n > 0) tests.push_back({"tg" + std::to_string(n), 0, n, d, {}});
     }
+    for (int64_t p : ttft_list) tests.push_back({"ttft" + std::to_string(p), p, 0, d, {}, true});
   }
   for (TestResult& test : tests) {
     if (test.n_depth > 0) test.name += " @ d" + std::to_string(test.n_depth);
@@ -215,6 +236,7 @@ int RunBench(int argc, char** argv) {
                          {"stddev_ts", test.StddevRate()},
                          {"samples_ns", samples_ns},
                          {"samples_ts", samples_ts},
+                         {"ttft_ms", test.n_prompt > 0 ? Json(test.MeanSeconds() * 1e3) : Json()},
                          {"peak_rss_bytes", peak_rss},
                          {"load_ms", load_ms},
                          {"huge_page_bytes", huge_bytes},
@@ -227,9 +249,16 @@ int RunBench(int argc, char** argv) {
   std::printf("| model | size | params | backend | threads | test | t/s |\n");
   std::printf("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
   for (const TestResult& test : tests) {
+    if (test.ttft) continue;
     std::printf("| %s | %.2f GiB | %.2f B | CPU %s | %lld | %s | %.2f ± %.2f |\n", model_type.c_str(),
                 file_bytes / 1073741824.0, params / 1e9, kernels::ActiveTargetName(),
                 (long long)threads, test.name.c_str(), test.MeanRate(), test.StddevRate());
+  }
+  for (const TestResult& test : tests) {
+    if (!test.ttft) continue;
+    std::printf("time to first token, %lld-token prompt%s: %.0f ms (%.1f tok/s)\n", (long long)test.n_prompt,
+                test.n_depth > 0 ? StrCat(" after ", test.n_depth, " tokens of context").c_str() : "",
+                test.MeanSeconds() * 1e3, test.MeanRate());
   }
   std::printf("\nload %.0f ms, peak RSS %.1f MB (checkpoint %.1f MB, %.0f%% of it in 2 MiB pages%s)%s\n",
               load_ms, peak_rss / 1e6, file_bytes / 1e6,

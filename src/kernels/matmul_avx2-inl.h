@@ -127,6 +127,15 @@ constexpr size_t SafeChunks(size_t cols, size_t row_bytes) {
   }
 }
 
+// acc += pmaddwd(a, b), as an asm statement with the accumulator tied to its register: GCC 12
+// otherwise copies (and spills) accumulators around the intrinsics in the unrolled loops.
+HWY_INLINE void MaddAccumulate(__m256i& acc, __m256i a, __m256i b) {
+  __m256i product;
+  asm("vpmaddwd %[b], %[a], %[p]\n\tvpaddd %[p], %[acc], %[acc]"
+      : [acc] "+x"(acc), [p] "=&x"(product)
+      : [a] "x"(a), [b] "x"(b));
+}
+
 // 8 int32 vectors -> one vector whose lane i is the sum of v[i]'s lanes.
 HWY_INLINE __m256i Reduce8(const __m256i* v) {
   const __m256i a = _mm256_hadd_epi32(v[0], v[1]), b = _mm256_hadd_epi32(v[2], v[3]);
@@ -301,6 +310,37 @@ void GemvTile(const WeightMatrix& w, const QuantizedActivations& xq, size_t r0, 
 // Rows per register block of the matrix-matrix kernel (each shares the block's two loads).
 inline constexpr size_t kGemmRows16 = 4;
 
+// One group of 4 rows against a 16-token block: acc[r][h] (tokens 8h..8h+7) = sum over `pairs`
+// k pairs of pmaddwd(broadcast pair of row r, the pair of those tokens). The 8 accumulators are
+// named variables, so they stay in registers.
+HWY_INLINE void GemmGroup(const int32_t* HWY_RESTRICT x, const int16_t* c0, const int16_t* c1,
+                          const int16_t* c2, const int16_t* c3, size_t pairs, __m256i acc[4][2]) {
+  __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
+          a31 = a00;
+  const int32_t* w0 = reinterpret_cast<const int32_t*>(c0);
+  const int32_t* w1 = reinterpret_cast<const int32_t*>(c1);
+  const int32_t* w2 = reinterpret_cast<const int32_t*>(c2);
+  const int32_t* w3 = reinterpret_cast<const int32_t*>(c3);
+  for (size_t j = 0; j < pairs; ++j, x += 16) {
+    const __m256i x0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(x));
+    const __m256i x1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(x + 8));
+    __m256i w = _mm256_set1_epi32(w0[j]);
+    MaddAccumulate(a00, w, x0);
+    MaddAccumulate(a01, w, x1);
+    w = _mm256_set1_epi32(w1[j]);
+    MaddAccumulate(a10, w, x0);
+    MaddAccumulate(a11, w, x1);
+    w = _mm256_set1_epi32(w2[j]);
+    MaddAccumulate(a20, w, x0);
+    MaddAccumulate(a21, w, x1);
+    w = _mm256_set1_epi32(w3[j]);
+    MaddAccumulate(a30, w, x0);
+    MaddAccumulate(a31, w, x1);
+  }
+  acc[0][0] = a00, acc[0][1] = a01, acc[1][0] = a10, acc[1][1] = a11;
+  acc[2][0] = a20, acc[2][1] = a21, acc[3][0] = a30, acc[3][1] = a31;
+}
+
 // Rows [r0, r0 + n) (n <= 16) for every token of xq (kTokenBlocks16 layout).
 template <int kBits>
 void GemmTile(const WeightMatrix& w, const QuantizedActivations& xq, size_t r0, size_t n, float* y,
@@ -345,20 +385,8 @@ void GemmTile(const WeightMatrix& w, const QuantizedActivations& xq, size_t r0, 
       for (size_t r = 0; r < kGemmRows16; ++r) acc_y[r][0] = acc_y[r][1] = _mm256_setzero_ps();
       for (size_t g = 0; g < groups; ++g) {
         __m256i acc[kGemmRows16][2];
-        for (size_t r = 0; r < kGemmRows16; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
-        const int32_t* xg = x + g * gs / 2 * kBlock;
-#pragma GCC unroll 2
-        for (size_t j = 0; j < gs / 2; ++j) {
-          const __m256i x0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(xg + j * kBlock));
-          const __m256i x1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(xg + j * kBlock + 8));
-          for (size_t r = 0; r < kGemmRows16; ++r) {
-            int32_t pair;
-            std::memcpy(&pair, codes[r] + g * gs + 2 * j, 4);
-            const __m256i wv = _mm256_set1_epi32(pair);
-            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(wv, x0));
-            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(wv, x1));
-          }
-        }
+        GemmGroup(x + g * gs / 2 * kBlock, codes[0] + g * gs, codes[1] + g * gs, codes[2] + g * gs,
+                  codes[3] + g * gs, gs / 2, acc);
         for (size_t r = 0; r < kGemmRows16; ++r) {
           const __m256 sv = _mm256_set1_ps(s.scales[rows[r] * groups + g]);
           const __m256 bv = _mm256_set1_ps(s.biases[rows[r] * groups + g]);

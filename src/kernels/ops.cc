@@ -22,13 +22,6 @@ void AddInto(const float* x, size_t n, float* y) { AddIntoImpl(x, n, y); }
 void Axpy(float a, const float* x, size_t n, float* y) { AxpyImpl(a, x, n, y); }
 void Softmax(float* x, size_t n) { SoftmaxImpl(x, n); }
 
-void AttentionQuery(const float* q, const float* keys, const float* values, size_t stride,
-                    size_t n_keys, size_t head_dim, float scale, float* scratch, float* out) {
-  for (size_t j = 0; j < n_keys; ++j) scratch[j] = scale * DotImpl(q, keys + j * stride, head_dim);
-  SoftmaxImpl(scratch, n_keys);
-  for (size_t i = 0; i < head_dim; ++i) out[i] = 0.0f;
-  for (size_t j = 0; j < n_keys; ++j) AxpyImpl(scratch[j], values + j * stride, head_dim, out);
-}
 
 }  // namespace HWY_NAMESPACE
 }  // namespace lfm2::kernels
@@ -49,7 +42,6 @@ HWY_EXPORT(SiluMul);
 HWY_EXPORT(AddInto);
 HWY_EXPORT(Axpy);
 HWY_EXPORT(Softmax);
-HWY_EXPORT(AttentionQuery);
 
 float Dot(const float* a, const float* b, size_t n) { return HWY_DYNAMIC_DISPATCH(Dot)(a, b, n); }
 void RmsNorm(const float* x, const float* weight, size_t n, float eps, float* out) {
@@ -61,10 +53,6 @@ void SiluMul(const float* gate, const float* up, size_t n, float* out) {
 void AddInto(const float* x, size_t n, float* y) { HWY_DYNAMIC_DISPATCH(AddInto)(x, n, y); }
 void Axpy(float a, const float* x, size_t n, float* y) { HWY_DYNAMIC_DISPATCH(Axpy)(a, x, n, y); }
 void Softmax(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(Softmax)(x, n); }
-void AttentionQuery(const float* q, const float* keys, const float* values, size_t stride,
-                    size_t n_keys, size_t head_dim, float scale, float* scratch, float* out) {
-  HWY_DYNAMIC_DISPATCH(AttentionQuery)(q, keys, values, stride, n_keys, head_dim, scale, scratch, out);
-}
 
 const char* ActiveTargetName() {
   // The best target that is both compiled in and supported by this CPU.
@@ -108,13 +96,6 @@ void Softmax(float* x, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] /= sum;
 }
 
-void AttentionQuery(const float* q, const float* keys, const float* values, size_t stride,
-                    size_t n_keys, size_t head_dim, float scale, float* scratch, float* out) {
-  for (size_t j = 0; j < n_keys; ++j) scratch[j] = scale * Dot(q, keys + j * stride, head_dim);
-  Softmax(scratch, n_keys);
-  for (size_t i = 0; i < head_dim; ++i) out[i] = 0.0f;
-  for (size_t j = 0; j < n_keys; ++j) Axpy(scratch[j], values + j * stride, head_dim, out);
-}
 
 }  // namespace scalar
 }  // namespace lfm2::kernels

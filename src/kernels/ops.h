@@ -21,12 +21,6 @@ void Axpy(float a, const float* x, size_t n, float* y);
 // x[i] = exp(x[i] - max) / sum   (in place)
 void Softmax(float* x, size_t n);
 
-// Causal attention of one query head against `n_keys` cached positions:
-//   score_j = scale * dot(q, keys + j * stride), p = softmax(score), out = sum_j p_j * (values + j * stride)
-// `scratch` holds n_keys floats. q/out have `head_dim` floats.
-void AttentionQuery(const float* q, const float* keys, const float* values, size_t stride,
-                    size_t n_keys, size_t head_dim, float scale, float* scratch, float* out);
-
 // Which SIMD target the dispatcher chose ("AVX3_DL", "AVX2", ...), for logs and benchmarks.
 const char* ActiveTargetName();
 
@@ -37,8 +31,6 @@ void SiluMul(const float* gate, const float* up, size_t n, float* out);
 void AddInto(const float* x, size_t n, float* y);
 void Axpy(float a, const float* x, size_t n, float* y);
 void Softmax(float* x, size_t n);
-void AttentionQuery(const float* q, const float* keys, const float* values, size_t stride,
-                    size_t n_keys, size_t head_dim, float scale, float* scratch, float* out);
 }  // namespace scalar
 
 }  // namespace lfm2::kernels

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "kernels/attention.h"
 #include "kernels/ops.h"
 #include "kernels/quant.h"
 #include "model/tiling.h"
@@ -215,7 +216,8 @@ void Lfm2Model::AttentionBlock(int64_t layer, const AttentionWeights& w,
     kernels::MatMulMany(jobs, pool, path);
   }
 
-  // Per token: norm + rotate q and k heads, then store k and v at the token's position.
+  // Per token: norm + rotate q and k heads, then store k and v at the token's position (keys
+  // transposed: [kv_heads, head_dim, capacity]; values [kv_heads, capacity, head_dim]).
   std::vector<SequenceState*> owner(static_cast<size_t>(tokens));
   for (int64_t t = 0; const ForwardChunk& chunk : chunks) {
     for (size_t i = 0; i < chunk.tokens.size(); ++i) owner[t++] = chunk.state;
@@ -235,29 +237,57 @@ void Lfm2Model::AttentionBlock(int64_t layer, const AttentionWeights& w,
         }
       }
       SequenceState* state = owner[t];
-      const int64_t pos = ws.positions[t];
+      const int64_t pos = ws.positions[t], capacity = state->capacity();
       for (int64_t g = 0; g < kv_heads; ++g) {
-        const size_t offset = (g * state->capacity() + pos) * hd;
-        std::copy_n(qkv + t * qkv_width + (heads + g) * hd, hd, state->keys(layer) + offset);
-        std::copy_n(qkv + t * qkv_width + (heads + kv_heads + g) * hd, hd, state->values(layer) + offset);
+        const float* k = qkv + t * qkv_width + (heads + g) * hd;
+        float* keys = state->keys(layer) + g * hd * capacity + pos;
+        for (int64_t i = 0; i < hd; ++i) keys[i * capacity] = k[i];
+        std::copy_n(qkv + t * qkv_width + (heads + kv_heads + g) * hd, hd,
+                    state->values(layer) + (g * capacity + pos) * hd);
       }
     }
   });
 
-  // Each (token, query head) attends to positions 0..pos of its sequence.
+  // Each query head attends to positions 0..pos of its sequence. Work items: (chunk, key/value
+  // head, tile of kAttentionTokenTile tokens), each one call over the tile's tokens x the heads
+  // of the group, which share every key and value block they read.
+  struct Item {
+    int64_t first_token, tokens, kv_head;
+    SequenceState* state;
+  };
+  std::vector<Item> items;
+  for (int64_t t0 = 0; const ForwardChunk& chunk : chunks) {
+    const int64_t n = static_cast<int64_t>(chunk.tokens.size());
+    for (int64_t g = 0; g < kv_heads; ++g) {
+      for (int64_t t = 0; t < n; t += kAttentionTokenTile) {
+        items.push_back({t0 + t, std::min(kAttentionTokenTile, n - t), g, chunk.state});
+      }
+    }
+    t0 += n;
+  }
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   float* out = ws.mixed.data();  // [T, heads * head_dim]
-  pool.ParallelFor(static_cast<size_t>(tokens * heads), 1, [&](size_t begin, size_t end, int worker) {
-    float* scratch = ws.scores.data() + worker * ws.limits().max_context;
-    for (size_t job = begin; job < end; ++job) {
-      const int64_t t = static_cast<int64_t>(job) / heads, head = static_cast<int64_t>(job) % heads;
-      SequenceState* state = owner[t];
-      const int64_t g = head / group;
-      const size_t base = static_cast<size_t>(g * state->capacity() * hd);
-      kernels::AttentionQuery(qkv + t * qkv_width + head * hd, state->keys(layer) + base,
-                              state->values(layer) + base, static_cast<size_t>(hd),
-                              static_cast<size_t>(ws.positions[t]) + 1, static_cast<size_t>(hd),
-                              scale, scratch, out + t * heads * hd + head * hd);
+  const size_t scratch_floats = ws.attention.size() / static_cast<size_t>(ws.limits().threads);
+  pool.ParallelFor(items.size(), 1, [&](size_t begin, size_t end, int worker) {
+    const size_t max_rows = static_cast<size_t>(kAttentionTokenTile * group);
+    std::vector<const float*> q(max_rows);
+    std::vector<float*> o(max_rows);
+    std::vector<int64_t> limit(max_rows);
+    for (size_t item = begin; item < end; ++item) {
+      const Item& it = items[item];
+      size_t rows = 0;
+      for (int64_t t = it.first_token; t < it.first_token + it.tokens; ++t) {
+        for (int64_t h = it.kv_head * group; h < (it.kv_head + 1) * group; ++h, ++rows) {
+          q[rows] = qkv + t * qkv_width + h * hd;
+          o[rows] = out + t * heads * hd + h * hd;
+          limit[rows] = ws.positions[t] + 1;
+        }
+      }
+      const int64_t capacity = it.state->capacity();
+      kernels::Attention({q.data(), o.data(), limit.data(), rows},
+                         it.state->keys(layer) + it.kv_head * hd * capacity, static_cast<size_t>(capacity),
+                         it.state->values(layer) + it.kv_head * capacity * hd, static_cast<size_t>(hd), scale,
+                         ws.attention.data() + static_cast<size_t>(worker) * scratch_floats);
     }
   });
   Linear(w.out_proj, out, heads * hd, tokens, ws.block_out.data(), c.hidden_size, pool, path);

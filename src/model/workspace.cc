@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "kernels/attention.h"
+
 namespace lfm2 {
 
 std::vector<Workspace::Buffer> Workspace::Buffers(const ModelConfig& c, const WorkspaceLimits& l) {
@@ -28,7 +30,11 @@ std::vector<Workspace::Buffer> Workspace::Buffers(const ModelConfig& c, const Wo
       {"gathered", moe ? t * k * h : 0},
       {"expert_out", moe ? t * k * h : 0},
       {"rope", t * c.head_dim},
-      {"scores", static_cast<int64_t>(l.threads) * l.max_context},
+      {"attention", static_cast<int64_t>(l.threads) *
+                        static_cast<int64_t>(kernels::AttentionScratchFloats(
+                            static_cast<size_t>(kAttentionTokenTile * c.num_attention_heads /
+                                                std::max<int64_t>(c.num_key_value_heads, 1)),
+                            static_cast<size_t>(c.head_dim)))},
       {"logits", l.max_logit_rows * c.vocab_size},
   };
 }
@@ -48,7 +54,7 @@ Workspace::Workspace(const ModelConfig& config, const WorkspaceLimits& limits) :
              limits.max_logit_rows <= limits.max_tokens && limits.threads >= 1);
   AlignedBuffer<float>* targets[] = {&hidden,   &normed,       &projected, &gated,     &mixed,
                                      &block_out, &ffn_gate,    &ffn_up,    &router,    &route_weight,
-                                     &gathered, &expert_out,   &rope,      &scores,    &logits};
+                                     &gathered, &expert_out,   &rope,      &attention, &logits};
   const std::vector<Buffer> buffers = Buffers(config, limits);
   LFM2_CHECK(buffers.size() == std::size(targets));
   for (size_t i = 0; i < buffers.size(); ++i) {

@@ -12,10 +12,13 @@
 
 namespace lfm2 {
 
+// Tokens of one sequence whose query heads of one key/value head go to one attention call.
+inline constexpr int64_t kAttentionTokenTile = 16;
+
 struct WorkspaceLimits {
   int64_t max_tokens = 512;     // tokens per Forward call (all chunks together)
   int64_t max_logit_rows = 1;   // logit rows per Forward call (<= max_tokens)
-  int64_t max_context = 4096;   // longest sequence attended to
+  int64_t max_context = 4096;   // longest sequence attended to (a sequence's capacity)
   int threads = 1;
 };
 
@@ -51,7 +54,8 @@ class Workspace {
   AlignedBuffer<float> gathered;     // [T * experts_per_tok, hidden] expert inputs, by expert
   AlignedBuffer<float> expert_out;   // [T * experts_per_tok, hidden] expert outputs, by expert
   AlignedBuffer<float> rope;         // [T, head_dim] cos (first half) and sin (second half)
-  AlignedBuffer<float> scores;       // [threads, max_context] attention scores per worker
+  AlignedBuffer<float> attention;    // [threads, AttentionScratchFloats(tile rows, head_dim)]: the
+                                     // running sums of one attention call per worker
   AlignedBuffer<float> logits;       // [R, vocab]
   std::vector<int32_t> route_expert; // [T * experts_per_tok]
   std::vector<int32_t> positions;    // [T]

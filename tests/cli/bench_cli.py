@@ -91,6 +91,22 @@ def main():
             got = sorted((r["n_prompt"], r["n_gen"], r["n_depth"]) for r in json.loads(depth.stdout))
             check(got == [(0, 4, 0), (0, 4, 12), (8, 0, 0), (8, 0, 12)], f"-d gives every test at each depth ({got})")
 
+        # --ttft: time to the first token of a prompt, as a line and as every pp record's ttft_ms.
+        ttft = run("--model", model, "-p", "8", "-n", "0", "--ttft", "24", "-d", "0,5", "-r", "2")
+        lines = [line for line in ttft.stdout.splitlines() if line.startswith("time to first token")]
+        check(ttft.returncode == 0 and len(lines) == 2 and "24-token prompt" in lines[0] and
+              "after 5 tokens of context" in lines[1] and lines[0].endswith("tok/s)"),
+              f"--ttft 24 -d 0,5 prints its two lines ({lines})")
+        ttft_json = run("--model", model, "-p", "8", "-n", "2", "--ttft", "24", "-r", "2", "--json")
+        if ttft_json.returncode == 0:
+            records = json.loads(ttft_json.stdout)
+            by_prompt = {(r["n_prompt"], r["n_gen"]): r for r in records}
+            check(set(by_prompt) == {(8, 0), (0, 2), (24, 0)}, f"--ttft adds a 24-token prefill record ({set(by_prompt)})")
+            check(all(abs(r["ttft_ms"] - r["avg_ns"] / 1e6) <= 1e-3 * r["ttft_ms"] + 1e-6
+                      for r in records if r["n_prompt"] > 0) and by_prompt[(0, 2)]["ttft_ms"] is None,
+                  "ttft_ms is the prefill's mean time in ms (null for tg)")
+        check(run("--model", model, "--ttft", "0").returncode == 2, "--ttft 0 is a usage error")
+
         for args, code, fragment in [
             (["-p", "x"], 2, "comma-separated"),
             (["-r", "0"], 2, "positive"),

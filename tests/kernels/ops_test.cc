@@ -93,22 +93,6 @@ TEST(OpsTest, SoftmaxMatchesScalarAndSumsToOne) {
   });
 }
 
-TEST(OpsTest, AttentionQueryMatchesScalar) {
-  testing::ForEachTarget([](int64_t) {
-    std::mt19937 rng(5);
-    for (size_t head_dim : {32, 64, 80}) {
-      for (size_t keys : {1, 2, 5, 63, 300}) {
-        const size_t stride = head_dim + 8;  // rows of the cache are `stride` apart
-        auto q = Random(head_dim, rng), k = Random(keys * stride, rng), v = Random(keys * stride, rng);
-        std::vector<float> scratch(keys), got(head_dim), want(head_dim);
-        AttentionQuery(q.data(), k.data(), v.data(), stride, keys, head_dim, 0.125f, scratch.data(), got.data());
-        scalar::AttentionQuery(q.data(), k.data(), v.data(), stride, keys, head_dim, 0.125f, scratch.data(), want.data());
-        ExpectClose(got, want, 1e-5f);
-      }
-    }
-  });
-}
-
 TEST(OpsTest, ActiveTargetIsNamed) { EXPECT_STRNE(ActiveTargetName(), ""); }
 
 }  // namespace
