@@ -26,6 +26,7 @@ int RunServe(int argc, char** argv) {
   int64_t header_timeout = 10, body_timeout = 60, write_timeout = 60, idle_timeout = 60;
   int64_t max_connections = 1024, max_per_client = 512, max_header_bytes = 32 << 10;
   int64_t max_json_depth = 128;
+  double decode_gap = 2.0;
   bool special_in_messages = false;
   std::string max_request_memory = "auto";
   FlagParser flags(
@@ -89,6 +90,9 @@ int RunServe(int argc, char** argv) {
   flags.Int("--write-timeout", &write_timeout, "SECONDS",
             "for a client to take response bytes before it counts as gone");
   flags.Int("--idle-timeout", &idle_timeout, "SECONDS", "keep-alive connections idle longer are closed");
+  flags.Double("--decode-gap", &decode_gap, "F",
+               "while slots decode, a step that also prefills a prompt may take at most F decode steps "
+               "(long prompts are prefilled in chunks between the streams' tokens); 0: no limit");
   flags.String("--max-request-memory", &max_request_memory, "SIZE",
                "memory requests being handled may hold together: each reserves 40 x its body + 1 MiB; "
                "beyond, 503. auto: 512M, or 40 x --max-body + 1 MiB if larger");
@@ -115,6 +119,9 @@ int RunServe(int argc, char** argv) {
     return flags.UsageError("serve", "--max-header-bytes must be in [1024, 16777216]");
   }
   if (max_json_depth < 2 || max_json_depth > 1024) return flags.UsageError("serve", "--max-json-depth must be in [2, 1024]");
+  if (!(decode_gap == 0 || (decode_gap >= 1.1 && decode_gap <= 1000))) {
+    return flags.UsageError("serve", "--decode-gap must be 0 (no limit) or in [1.1, 1000]");
+  }
   // One request with the largest body must fit on its own.
   const uint64_t largest_request =
       server::kRequestBytesPerBodyByte * static_cast<uint64_t>(max_body) + server::kRequestBytesFloor;
@@ -157,6 +164,7 @@ int RunServe(int argc, char** argv) {
   scheduler_options.batch_tokens = std::max<int64_t>(run.batch_size, parallel);
   scheduler_options.queue = static_cast<int>(queue);
   scheduler_options.checkpoints = server::kSlotCheckpoints;
+  scheduler_options.max_decode_gap = decode_gap;
   server::Scheduler scheduler(e, scheduler_options);
 
   server::ApiOptions api_options;

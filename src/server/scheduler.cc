@@ -9,6 +9,7 @@
 namespace lfm2::server {
 namespace {
 constexpr int64_t kCheckpointEvery = 256;  // prefilled tokens between intermediate checkpoints
+constexpr int64_t kMinPrefillChunk = 8;    // prefill tokens a step beside decode takes at least
 constexpr double kRateWindowSeconds = 10;
 }  // namespace
 
@@ -246,7 +247,18 @@ void Scheduler::Step() {
     owners.push_back(slot.get());
     ++tokens;
   }
-  // Prefill chunks with the rest of the budget, oldest admission first.
+  // Prefill chunks with the rest of the budget, oldest admission first - while slots decode, only
+  // as many tokens as keep the step within max_decode_gap decode steps.
+  const int64_t decoding = tokens;
+  int64_t budget = options_.batch_tokens - tokens;
+  if (decoding > 0 && options_.max_decode_gap > 0) {
+    int64_t allowed = kMinPrefillChunk;
+    if (decode_step_seconds_ > 0 && prefill_token_seconds_ > 0) {
+      const double extra = (options_.max_decode_gap - 1.0) * decode_step_seconds_;
+      allowed = std::max<int64_t>(kMinPrefillChunk, static_cast<int64_t>(extra / prefill_token_seconds_));
+    }
+    budget = std::min(budget, allowed);
+  }
   std::vector<Slot*> prefilling;
   for (auto& slot : slots_) {
     if (slot->active && slot->active->phase == Active::Phase::kPrefill) prefilling.push_back(slot.get());
@@ -256,7 +268,7 @@ void Scheduler::Step() {
   for (Slot* slot : prefilling) {
     Active& a = *slot->active;
     const int64_t end = static_cast<int64_t>(a.job.prompt.size()) - 1;  // the last token decodes
-    const int64_t count = std::min(end - a.fed, options_.batch_tokens - tokens);
+    const int64_t count = std::min(end - a.fed, budget - (tokens - decoding));
     if (count <= 0) continue;
     chunks.push_back({&slot->sequence.state(),
                       std::span<const int32_t>(a.job.prompt).subspan(static_cast<size_t>(a.fed),
@@ -312,6 +324,18 @@ void Scheduler::Step() {
     }
   }
   const double end = NowSeconds();
+  // The estimates behind the prefill budget (exponential moving averages).
+  const double elapsed = end - start;
+  const int64_t step_prefill = tokens - decoding;
+  auto update = [](double& average, double sample) {
+    average = average > 0 ? 0.7 * average + 0.3 * sample : sample;
+  };
+  if (step_prefill == 0) {
+    update(decode_step_seconds_, elapsed);
+  } else if (decoding == 0 || decode_step_seconds_ > 0) {
+    const double base = decoding == 0 ? 0.0 : decode_step_seconds_;
+    update(prefill_token_seconds_, std::max(0.0, elapsed - base) / static_cast<double>(step_prefill));
+  }
   std::lock_guard<std::mutex> lock(stats_mutex_);
   stats_.forward_passes++;
   stats_.busy_seconds += end - start;

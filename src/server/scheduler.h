@@ -11,6 +11,8 @@
 //   3. builds ONE Lfm2Model::Forward call: a one-token chunk for every generating slot (its last
 //      sampled token, or the last prompt token) plus prefill chunks of admitted prompts, up to
 //      batch_tokens tokens in all - so the expert weights are read once per step for all streams;
+//      while any slot decodes, the prefill share is cut so the step stays within max_decode_gap
+//      decode steps (chunked prefill: no stream stalls behind a long prompt);
 //   4. samples each generating slot's row with that job's own Sampler (seeded per request: the
 //      model's logits are bit-identical batched or alone, so outputs are too), decodes text,
 //      applies stop ids and stop strings, and pushes events.
@@ -93,6 +95,11 @@ struct SchedulerOptions {
   int64_t batch_tokens = 512;  // tokens per forward pass (>= parallel)
   int queue = 64;              // jobs waiting for a slot; beyond: Submit fails (HTTP 429)
   int checkpoints = 8;         // conv-state checkpoints per slot
+  // While slots decode, a step that also prefills may take at most this many times a
+  // decode-only step (estimated from recent steps): a long prompt is prefilled in chunks sized to
+  // that, interleaved with every decode step, instead of stalling the streams for whole
+  // batch_tokens passes. 0: prefill in chunks of up to batch_tokens regardless.
+  double max_decode_gap = 2.0;
 };
 
 // How many checkpoints a slot keeps by default (for the RAM plan).
@@ -164,6 +171,10 @@ class Scheduler {
   mutable std::mutex stats_mutex_;
   SchedulerStats stats_;
   std::deque<std::pair<double, int64_t>> recent_;  // (step end time, tokens generated in it)
+  // Running estimates for the prefill budget beside decode (0 = not measured yet): the time of a
+  // decode-only step and the time one prefilled token adds to a step.
+  double decode_step_seconds_ = 0;
+  double prefill_token_seconds_ = 0;
 };
 
 }  // namespace lfm2::server

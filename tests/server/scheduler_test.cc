@@ -234,5 +234,47 @@ TEST_F(SchedulerTest, StopFinishesEveryJob) {
   EXPECT_EQ(scheduler->Submit({Job(ChatPrompt("late"), 3, 1)}, channel).code(), StatusCode::kCancelled);
 }
 
+// While a stream decodes, a long prompt is prefilled in chunks sized so each step stays within
+// max_decode_gap decode steps: the stream keeps getting tokens during the prefill. With the limit
+// off, the prefill runs in batch_tokens passes and the stream waits for them.
+TEST_F(SchedulerTest, LongPrefillDoesNotStallDecodingStreams) {
+  std::string long_text;
+  for (int i = 0; i < 60; ++i) long_text += "The quick brown fox jumps over the lazy dog number " + std::to_string(i) + ". ";
+  const std::vector<int32_t> long_prompt = ChatPrompt(long_text);
+  ASSERT_GT(long_prompt.size(), 700u);
+  auto tokens_during_prefill = [&](double max_decode_gap) {
+    SchedulerOptions options{2, 2048, 512, 8, 8};
+    options.max_decode_gap = max_decode_gap;
+    Scheduler scheduler(*engine_, options);
+    auto stream = std::make_shared<RequestChannel>();
+    EXPECT_TRUE(scheduler.Submit({Job(ChatPrompt("Tell me a story"), 1500, 7)}, stream).ok());
+    // Let the stream decode for a while (the estimates settle), then send the long prompt.
+    int64_t before = 0;
+    const double warm_deadline = NowSeconds() + 60;
+    while (before < 40 && NowSeconds() < warm_deadline) {
+      for (const GenerationEvent& event : stream->Take(0.1)) before += static_cast<int64_t>(event.logprobs.size());
+    }
+    auto prompt = std::make_shared<RequestChannel>();
+    EXPECT_TRUE(scheduler.Submit({Job(long_prompt, 1, 8)}, prompt).ok());
+    int64_t during = 0;
+    bool first_token = false;
+    const double deadline = NowSeconds() + 120;
+    while (!first_token && NowSeconds() < deadline) {
+      for (const GenerationEvent& event : stream->Take(0.001)) during += static_cast<int64_t>(event.logprobs.size());
+      first_token = !prompt->Take(0.0).empty();
+    }
+    EXPECT_TRUE(first_token);
+    stream->Cancel();
+    return during;
+  };
+  const int64_t chunked = tokens_during_prefill(2.0);
+  const int64_t whole = tokens_during_prefill(0.0);
+  EXPECT_GE(chunked, 2 * whole + 8) << "the stream got " << chunked << " tokens while the prompt prefilled";
+  std::printf("tokens a stream got while a %zu-token prompt prefilled: %lld chunked, %lld in full passes\n",
+              long_prompt.size(), static_cast<long long>(chunked), static_cast<long long>(whole));
+  // The prompt in 511-token passes: a few steps, give or take the ones around them.
+  EXPECT_LE(whole, 8) << "without the limit the prompt takes few full passes";
+}
+
 }  // namespace
 }  // namespace lfm2::server
