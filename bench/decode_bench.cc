@@ -1,8 +1,9 @@
 // bench/decode_bench.cc - end-to-end throughput of the forward pass on a model directory: prefill
-// N tokens in one chunk, then decode M tokens one at a time (greedy), for the fast and/or precise
+// N tokens in one chunk, then decode M tokens one at a time (greedy), for the fast (8-bit
+// fast8, 16-bit fast) and/or precise
 // matmul path. Numbers are printed, never asserted.
 //
-//   decode_bench MODEL_DIR [-p 512] [-n 32] [-t 2] [--path fast|precise|both] [--repeat 1]
+//   decode_bench MODEL_DIR [-p 512] [-n 32] [-t 2] [--path fast8|fast|precise|all] [--repeat 1]
 //                [--no-warmup]
 //
 // Before timing, one untimed prefill (warm-up) touches the mapped weights: the first access to
@@ -28,7 +29,8 @@ struct Options {
   int threads = 2;
   int repeat = 1;
   bool warmup = true;
-  std::vector<kernels::MatMulPath> paths = {kernels::MatMulPath::kFast, kernels::MatMulPath::kPrecise};
+  std::vector<kernels::MatMulPath> paths = {kernels::MatMulPath::kFast8, kernels::MatMulPath::kFast,
+                                           kernels::MatMulPath::kPrecise};
 };
 
 int64_t ArgMax(const float* row, int64_t n) {
@@ -67,9 +69,10 @@ Result RunOnce(const Lfm2Model& model, const Options& o, kernels::MatMulPath pat
 
 int Run(const Options& o) {
   const double load_start = NowSeconds();
-  // Tiled only when the fast path alone runs (the precise path reads file rows; with both, the
-  // fast path runs on the file layout too).
-  auto loaded = Lfm2Model::Load(o.dir, /*tile=*/o.paths.size() == 1 && o.paths[0] == lfm2::kernels::MatMulPath::kFast);
+  // Tiled only when the precise path does not run (it reads file rows; with it, the fast paths run
+  // on the file layout too).
+  const bool precise = std::find(o.paths.begin(), o.paths.end(), kernels::MatMulPath::kPrecise) != o.paths.end();
+  auto loaded = Lfm2Model::Load(o.dir, /*tile=*/!precise);
   if (!loaded.ok()) {
     std::fprintf(stderr, "decode_bench: %s\n", loaded.status().ToString().c_str());
     return 1;
@@ -85,7 +88,7 @@ int Run(const Options& o) {
     Options warm = o;
     warm.decode = 0;
     const double start = NowSeconds();
-    RunOnce(model, warm, kernels::MatMulPath::kFast, pool, ws);
+    RunOnce(model, warm, o.paths[0], pool, ws);
     std::printf("  warm-up prefill %.2f s (page faults of first touch included)\n", NowSeconds() - start);
   }
   std::printf("  %-8s %10s %12s %10s %12s\n", "path", "prefill", "prefill", "decode", "decode");
@@ -94,7 +97,7 @@ int Run(const Options& o) {
     for (kernels::MatMulPath path : o.paths) {
       const Result r = RunOnce(model, o, path, pool, ws);
       std::printf("  %-8s %10lld %12.1f %10lld %12.2f\n",
-                  path == kernels::MatMulPath::kFast ? "fast" : "precise",
+                  path == kernels::MatMulPath::kFast8 ? "fast8" : path == kernels::MatMulPath::kFast ? "fast" : "precise",
                   static_cast<long long>(o.prefill), o.prefill / r.prefill_seconds,
                   static_cast<long long>(o.decode), o.decode / r.decode_seconds);
       std::fflush(stdout);
@@ -125,8 +128,9 @@ int main(int argc, char** argv) {
     } else if (arg == "--path") {
       const std::string path = value();
       o.paths.clear();
-      if (path == "fast" || path == "both") o.paths.push_back(lfm2::kernels::MatMulPath::kFast);
-      if (path == "precise" || path == "both") o.paths.push_back(lfm2::kernels::MatMulPath::kPrecise);
+      if (path == "fast8" || path == "all") o.paths.push_back(lfm2::kernels::MatMulPath::kFast8);
+      if (path == "fast" || path == "all") o.paths.push_back(lfm2::kernels::MatMulPath::kFast);
+      if (path == "precise" || path == "all") o.paths.push_back(lfm2::kernels::MatMulPath::kPrecise);
     } else if (o.dir.empty() && arg[0] != '-') {
       o.dir = arg;
     } else {
@@ -136,7 +140,7 @@ int main(int argc, char** argv) {
   }
   if (o.dir.empty() || o.paths.empty() || o.prefill < 1 || o.decode < 0 || o.threads < 1) {
     std::fprintf(stderr,
-                 "usage: decode_bench MODEL_DIR [-p 512] [-n 32] [-t 2] [--path fast|precise|both] "
+                 "usage: decode_bench MODEL_DIR [-p 512] [-n 32] [-t 2] [--path fast8|fast|precise|all] "
                  "[--repeat 1] [--no-warmup]\n");
     return 2;
   }

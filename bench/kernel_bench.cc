@@ -1,14 +1,15 @@
 // bench/kernel_bench.cc - microbenchmarks of the matmul kernels on the LFM2-8B-A1B shapes (never
 // asserted anywhere; ratios to print next to the machine's limits).
 //
-//   kernel_bench [--bits 2,3,4,8] [--group 64] [--quick]
+//   kernel_bench [--bits 2,3,4,8] [--group 64] [--act-bits 8|16] [--quick]
 //
 // Matrix-vector (one token, the decode case): GB/s of weight bytes (packed codes + scales +
 // biases) read, with 1 and 2 threads, cycling through enough copies of each matrix that they come
 // from DRAM as in a decode step; and with 1 thread calling one copy again and again (in cache when
 // it fits: the kernel's own speed, no waiting for memory). Next to it, a read-bandwidth and a
 // memcpy baseline measured in the same run. Matrix-matrix (64 and 512 tokens, the prefill case):
-// GOP/s (2 * rows * cols * tokens per second) next to the int8 dot-product peak.
+// GOP/s (2 * rows * cols * tokens per second) next to the int8 dot-product peak, for both fast
+// paths (8- and 16-bit activations). --act-bits picks the fast path of the matrix-vector tables.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -31,6 +32,7 @@ struct Options {
   std::vector<int> bits = {2, 3, 4, 8};
   int group = 64;
   bool quick = false;
+  kernels::MatMulPath fast = kernels::MatMulPath::kFast;
   // Limits measured on the project's reference machine (2 Zen 5-class cores), for the % columns.
   double peak_read_2t = 45.0, peak_read_1t = 38.0;  // GB/s
   double peak_int8_per_core = 1.06;                 // TOP/s (vpdpbusd)
@@ -204,7 +206,7 @@ void Run(const Options& o) {
       double gbps[5];
       for (int p = 0; p < 5; ++p) {
         ThreadPool& pool = *pools[p == 1 || p == 2 ? 1 : 0];
-        const auto path = p == 2 ? kernels::MatMulPath::kPrecise : kernels::MatMulPath::kFast;
+        const auto path = p == 2 ? kernels::MatMulPath::kPrecise : o.fast;
         const size_t copies = p == 3 ? 1 : mats.size();
         size_t next = 0;
         const double seconds = TimePerCall(p == 2 ? o.min_seconds / 2 : o.min_seconds, [&] {
@@ -236,7 +238,7 @@ void Run(const Options& o) {
         size_t next = 0;
         return TimePerCall(o.min_seconds, [&] {
           kernels::MatMul(mats[next].view, x.data(), shape.cols, tokens, y.data(), shape.rows, *pools[0],
-                          kernels::MatMulPath::kFast);
+                          o.fast);
           next = (next + 1) % mats.size();
         });
       };
@@ -251,17 +253,18 @@ void Run(const Options& o) {
   std::printf("\nmatrix-matrix (prefill): GOP/s = 2*rows*cols*tokens/s, 2 threads "
               "(int8 peak %.2f TOP/s, f32 peak %.2f TFLOP/s for 2 cores)\n",
               2 * o.peak_int8_per_core, 2 * o.peak_f32_per_core);
-  std::printf("  %-32s %4s %14s %14s %14s\n", "shape", "bits", "64 tok fast", "512 tok fast",
-              "64 tok precise");
+  std::printf("  %-32s %4s %12s %12s %12s %12s %14s\n", "shape", "bits", "64 tok fast8", "512 tok fast8",
+              "64 tok fast16", "512 tok fast16", "64 tok precise");
   for (const Shape& shape : kShapes) {
     if (shape.rows == 65536) continue;  // the head runs on one token per sequence
     for (int bits : o.bits) {
       if (shape.rows == 32 && bits != 8) continue;
       Matrix m = MakeMatrix(shape.rows, shape.cols, bits, o.group, 7);
-      double gops[3];
-      for (int p = 0; p < 3; ++p) {
-        const size_t tokens = p == 1 ? 512 : 64;
-        const auto path = p == 2 ? kernels::MatMulPath::kPrecise : kernels::MatMulPath::kFast;
+      double gops[5];
+      for (int p = 0; p < 5; ++p) {
+        const size_t tokens = p == 1 || p == 3 ? 512 : 64;
+        const auto path = p == 4 ? kernels::MatMulPath::kPrecise
+                          : p < 2 ? kernels::MatMulPath::kFast8 : kernels::MatMulPath::kFast;
         AlignedBuffer<float> x(tokens * shape.cols), y(tokens * shape.rows);
         for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
         const double seconds = TimePerCall(o.min_seconds / 2, [&] {
@@ -269,7 +272,8 @@ void Run(const Options& o) {
         });
         gops[p] = 2.0 * shape.rows * shape.cols * tokens / seconds * 1e-9;
       }
-      std::printf("  %-32s %4d %14.0f %14.0f %14.0f\n", shape.name, bits, gops[0], gops[1], gops[2]);
+      std::printf("  %-32s %4d %12.0f %12.0f %12.0f %12.0f %14.0f\n", shape.name, bits, gops[0], gops[1],
+                  gops[2], gops[3], gops[4]);
       if (o.quick) break;
     }
   }
@@ -302,11 +306,18 @@ int main(int argc, char** argv) {
       o.bits = lfm2::ParseList(value());
     } else if (arg == "--group") {
       o.group = std::stoi(value());
+    } else if (arg == "--act-bits") {
+      const std::string bits = value();
+      if (bits != "8" && bits != "16") {
+        std::fprintf(stderr, "kernel_bench: --act-bits must be 8 or 16, got \"%s\"\n", bits.c_str());
+        return 2;
+      }
+      o.fast = bits == "8" ? lfm2::kernels::MatMulPath::kFast8 : lfm2::kernels::MatMulPath::kFast;
     } else if (arg == "--quick") {
       o.quick = true;
       o.min_seconds = 0.15;
     } else {
-      std::fprintf(stderr, "usage: kernel_bench [--bits 2,3,4,8] [--group 64] [--quick]\n");
+      std::fprintf(stderr, "usage: kernel_bench [--bits 2,3,4,8] [--group 64] [--act-bits 8|16] [--quick]\n");
       return 2;
     }
   }

@@ -53,7 +53,7 @@ struct TestResult {
 
 int RunBench(int argc, char** argv) {
   std::string model_arg, prompts = "512", gens = "128", depths = "0", ttfts, max_ram;
-  int64_t repetitions = 3, threads = ThreadPool::HardwareThreads(), batch = 512, seed = 1234;
+  int64_t repetitions = 3, threads = ThreadPool::HardwareThreads(), batch = 512, seed = 1234, act_bits = 16;
   bool json = false, precise = false;
   FlagParser flags(
       "lfm2 bench --model DIR [-p 512] [-n 128] [-r 3] [-t N] [-d DEPTH] [--json]",
@@ -78,7 +78,7 @@ int RunBench(int argc, char** argv) {
   flags.Int("--threads,-t", &threads, "N", "worker threads");
   flags.Int("--batch-size,-b", &batch, "N", "tokens per forward pass during prefill");
   flags.Int("--seed", &seed, "N", "seed of the random token ids");
-  flags.Bool("--precise", &precise, "benchmark the float32-activation reference path");
+  AddPathFlags(flags, &precise, &act_bits);
   flags.String("--max-ram", &max_ram, "SIZE", "refuse to run when the plan for the largest test exceeds SIZE");
   flags.Bool("--json", &json, "print a JSON list of records (llama-bench fields + ours)");
   flags.Require("--model");
@@ -102,6 +102,9 @@ int RunBench(int argc, char** argv) {
     return flags.UsageError("bench", "-r, -t and -b must be positive (-t at most 1024)");
   }
 
+  const auto path_or = SelectPath(precise, act_bits);
+  if (!path_or.ok()) return flags.UsageError("bench", path_or.status().message());
+  const kernels::MatMulPath path = *path_or;
   auto dir = ResolveModelPath(model_arg);
   if (!dir.ok()) return ReportError(dir.status());
   const double load_start = NowSeconds();
@@ -110,7 +113,6 @@ int RunBench(int argc, char** argv) {
   const double load_ms = (NowSeconds() - load_start) * 1e3;
   const ModelConfig& c = (*model)->config();
   ThreadPool pool(static_cast<int>(threads));
-  const auto path = precise ? kernels::MatMulPath::kPrecise : kernels::MatMulPath::kFast;
 
   // One context and workspace sized for the largest test.
   int64_t max_context = 1, max_chunk = 1;
@@ -241,7 +243,8 @@ int RunBench(int argc, char** argv) {
                          {"load_ms", load_ms},
                          {"huge_page_bytes", huge_bytes},
                          {"tiled", (*model)->tiled()},
-                         {"precise", precise}});
+                         {"precise", precise},
+                         {"act_bits", precise ? 32 : act_bits}});
     }
     std::printf("%s\n", records.dump(2).c_str());
     return kExitOk;
@@ -263,7 +266,8 @@ int RunBench(int argc, char** argv) {
   std::printf("\nload %.0f ms, peak RSS %.1f MB (checkpoint %.1f MB, %.0f%% of it in 2 MiB pages%s)%s\n",
               load_ms, peak_rss / 1e6, file_bytes / 1e6,
               file_bytes > 0 ? 100.0 * static_cast<double>(huge_bytes) / static_cast<double>(file_bytes) : 0.0,
-              (*model)->tiled() ? ", tiled" : "", precise ? ", precise path" : "");
+              (*model)->tiled() ? ", tiled" : "",
+              precise ? ", precise path" : act_bits == 16 ? ", 16-bit activations" : ", 8-bit activations");
   return kExitOk;
 }
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "apps/lfm2/command.h"
+#include "apps/lfm2/run_options.h"
 #include "base/thread_pool.h"
 #include "model/lfm2.h"
 
@@ -14,7 +15,7 @@ namespace {
 int RunLogits(int argc, char** argv) {
   std::string model_dir, tokens_text, out_path;
   bool all_positions = false, precise = false;
-  int64_t threads = ThreadPool::HardwareThreads();
+  int64_t threads = ThreadPool::HardwareThreads(), act_bits = 16;
   int64_t batch = 256;
   FlagParser flags("lfm2 logits --model DIR --tokens IDS --out FILE [options]",
                    "Evaluates the token ids in one sequence and writes raw little-endian float32\n"
@@ -24,8 +25,7 @@ int RunLogits(int argc, char** argv) {
   flags.String("--tokens", &tokens_text, "IDS", "token ids: 1,2,3 or [1, 2, 3]");
   flags.String("--out,-o", &out_path, "FILE", "output file for the logits");
   flags.Bool("--all-positions", &all_positions, "write the logits of every position");
-  flags.Bool("--precise", &precise,
-             "float32 activations throughout (the reference kernels) instead of the fast path");
+  AddPathFlags(flags, &precise, &act_bits);
   flags.Int("--threads,-t", &threads, "N", "worker threads");
   flags.Int("--batch-size,-b", &batch, "N", "tokens per forward pass (prefill chunk size)");
   flags.Require("--model");
@@ -39,6 +39,9 @@ int RunLogits(int argc, char** argv) {
   if (batch < 1) {
     return flags.UsageError("logits", FormatMessage("--batch-size must be positive, got %lld", (long long)batch));
   }
+  const auto path_or = SelectPath(precise, act_bits);
+  if (!path_or.ok()) return flags.UsageError("logits", path_or.status().message());
+  const kernels::MatMulPath path = *path_or;
   auto tokens = ParseIdList(tokens_text);
   if (!tokens.ok()) {
     return flags.UsageError("logits", FormatMessage("--tokens: %s", tokens.status().message().c_str()));
@@ -59,7 +62,6 @@ int RunLogits(int argc, char** argv) {
 
   std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
   if (!out) return ReportError(IoError(out_path, ": cannot open for writing"));
-  const auto path = precise ? kernels::MatMulPath::kPrecise : kernels::MatMulPath::kFast;
   for (int64_t begin = 0; begin < n; begin += chunk) {
     const int64_t count = std::min(chunk, n - begin);
     const bool last = begin + count == n;

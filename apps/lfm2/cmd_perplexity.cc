@@ -29,7 +29,7 @@ int RunPerplexity(int argc, char** argv) {
   flags.Int("--ctx,-c", &window, "N", "window size in tokens");
   flags.Int("--threads,-t", &run.threads, "N", "worker threads");
   flags.Int("--batch-size,-b", &run.batch_size, "N", "tokens per forward pass");
-  flags.Bool("--precise", &run.precise, "float32 activations in every product");
+  AddPathFlags(flags, &run.precise, &run.act_bits);
   flags.Bool("--json", &json, "print one JSON object with the result");
   flags.Require("--model");
   flags.Require("--file");
@@ -55,7 +55,7 @@ int RunPerplexity(int argc, char** argv) {
   const int64_t chunk_tokens = std::min(run.batch_size, window);
   Workspace workspace(c, WorkspaceLimits{chunk_tokens, chunk_tokens, window, static_cast<int>(run.threads)});
   SequenceState state(c, window);
-  const auto path = run.precise ? kernels::MatMulPath::kPrecise : kernels::MatMulPath::kFast;
+  const kernels::MatMulPath path = e.options().path;
   double nll_sum = 0, nll_square_sum = 0;
   int64_t scored = 0;
   const int64_t first = window / 2;

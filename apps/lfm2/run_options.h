@@ -21,6 +21,7 @@ struct RunOptions {
   std::string ctx;      // "" (command default), "auto" or a number
   std::string max_ram;  // "" or a size such as 6G
   bool precise = false;
+  int64_t act_bits = 16;
   bool verbose = false;
 };
 
@@ -39,6 +40,11 @@ struct SamplingFlags {
 };
 
 void AddRunFlags(FlagParser& flags, RunOptions* options);
+
+// --precise and --act-bits 8|16: the matmul path of a command (kernels/matmul.h).
+void AddPathFlags(FlagParser& flags, bool* precise, int64_t* act_bits);
+// The path they select, or an InvalidArgument error naming a bad --act-bits.
+StatusOr<kernels::MatMulPath> SelectPath(bool precise, int64_t act_bits);
 void AddSamplingFlags(FlagParser& flags, SamplingFlags* sampling);
 
 // Checks the shared flags after parsing; prints the problem and returns false on a usage error.

@@ -25,7 +25,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::Load(const std::string& model_dir,
   auto engine = std::unique_ptr<Engine>(new Engine());
   engine->options_ = options;
   // The tiled layout serves the fast path; the precise path reads rows, which the file has.
-  LFM2_ASSIGN_OR_RETURN(engine->model_, Lfm2Model::Load(model_dir, options.path == kernels::MatMulPath::kFast));
+  LFM2_ASSIGN_OR_RETURN(engine->model_, Lfm2Model::Load(model_dir, options.path != kernels::MatMulPath::kPrecise));
   std::error_code error;
   if (fs::exists(fs::path(model_dir) / "tokenizer.json", error)) {
     LFM2_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::FromDirectory(model_dir));

@@ -23,10 +23,11 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 // One activation row -> int8 planes hi[0, cols), lo[0, cols) plus per-group scale / sum / qsum.
+// eight_bit: 8-bit activations (every lo_k is 0; lo may be null and is then not written).
 // At most 16 float lanes, so that the 16 canonical sum lanes are a whole number of vectors.
 HWY_INLINE void QuantizeRow(const float* HWY_RESTRICT x, size_t cols, size_t group_size,
                             int8_t* HWY_RESTRICT hi, int8_t* HWY_RESTRICT lo, float* scale,
-                            float* sum, int32_t* qsum) {
+                            float* sum, int32_t* qsum, bool eight_bit) {
 #if HWY_TARGET == HWY_AVX3_DL
   // Same operations with AVX-512 instructions Highway 1.0 does not use here (vrndscaleps rounds
   // to nearest even exactly like the add/subtract of 1.5 * 2^23; vpmovdb narrows directly), and
@@ -48,12 +49,18 @@ HWY_INLINE void QuantizeRow(const float* HWY_RESTRICT x, size_t cols, size_t gro
     for (size_t k = 0; k < group_size; k += kSumLanes) {
       const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(xg + k), inv);
       const __m512 h = _mm512_roundscale_ps(v, kNearest);
-      const __m512 l = _mm512_min_ps(
-          _mm512_max_ps(_mm512_roundscale_ps(_mm512_mul_ps(_mm512_sub_ps(v, h), k256), kNearest), kmin), kmax);
-      const __m512i hi_i = _mm512_cvtps_epi32(h), lo_i = _mm512_cvtps_epi32(l);
+      const __m512i hi_i = _mm512_cvtps_epi32(h);
+      __m512i lo_i = _mm512_setzero_si512();
+      if (!eight_bit) {
+        const __m512 l = _mm512_min_ps(
+            _mm512_max_ps(_mm512_roundscale_ps(_mm512_mul_ps(_mm512_sub_ps(v, h), k256), kNearest), kmin), kmax);
+        lo_i = _mm512_cvtps_epi32(l);
+      }
       vq = _mm512_add_epi32(vq, _mm512_add_epi32(_mm512_slli_epi32(hi_i, 8), lo_i));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(hi + g * group_size + k), _mm512_cvtepi32_epi8(hi_i));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(lo + g * group_size + k), _mm512_cvtepi32_epi8(lo_i));
+      if (lo != nullptr) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(lo + g * group_size + k), _mm512_cvtepi32_epi8(lo_i));
+      }
     }
     HWY_ALIGN float lane_sums[kSumLanes];
     _mm512_store_ps(lane_sums, lanes);
@@ -81,12 +88,15 @@ HWY_INLINE void QuantizeRow(const float* HWY_RESTRICT x, size_t cols, size_t gro
     for (size_t k = 0; k < group_size; k += lanes) {
       const auto v = hn::Mul(hn::LoadU(df, xg + k), inv);
       const auto h = hn::Sub(hn::Add(v, magic), magic);
-      const auto r = hn::Mul(hn::Sub(v, h), k256);
-      const auto l = hn::Min(hn::Max(hn::Sub(hn::Add(r, magic), magic), kmin), kmax);
-      const auto hi_i = hn::ConvertTo(di, h), lo_i = hn::ConvertTo(di, l);
+      const auto hi_i = hn::ConvertTo(di, h);
+      auto lo_i = hn::Zero(di);
+      if (!eight_bit) {
+        const auto r = hn::Mul(hn::Sub(v, h), k256);
+        lo_i = hn::ConvertTo(di, hn::Min(hn::Max(hn::Sub(hn::Add(r, magic), magic), kmin), kmax));
+      }
       vq = hn::Add(vq, hn::Add(hn::ShiftLeft<8>(hi_i), lo_i));
       hn::StoreU(hn::DemoteTo(d8, hi_i), d8, hi + g * group_size + k);
-      hn::StoreU(hn::DemoteTo(d8, lo_i), d8, lo + g * group_size + k);
+      if (lo != nullptr) hn::StoreU(hn::DemoteTo(d8, lo_i), d8, lo + g * group_size + k);
     }
     // Canonical lanes: vector i of each 16-element block holds lanes [i * lanes, (i+1) * lanes).
     HWY_ALIGN float lane_sums[kSumLanes];
@@ -184,7 +194,7 @@ inline void QuantizeTokens(const float* x, size_t x_stride, const QuantizedActiv
     for (size_t t = begin; t < end; ++t) {
       int16_t* q = reinterpret_cast<int16_t*>(out.q + t * out.q_stride);
       QuantizeRow(x + t * x_stride, cols, out.group_size, hi.data(), lo.data(), out.scale + t * groups,
-                  out.sum + t * groups, out.qsum + t * groups);
+                  out.sum + t * groups, out.qsum + t * groups, out.eight_bit);
       Combine16(hi.data(), lo.data(), cols, /*permuted=*/true, q);
       std::memset(q + cols, 0, out.q_stride - 2 * cols);
     }
@@ -199,21 +209,22 @@ inline void QuantizeTokens(const float* x, size_t x_stride, const QuantizedActiv
     for (size_t pack = 0; pack < packs; ++pack) {
       pack_position[pack] = static_cast<uint16_t>(RowsPosition(pack * 8, out.group_size, out.set_groups));
     }
+    const bool two_planes = out.planes == 2;
     for (size_t t = begin; t < end; ++t) {
       int8_t* q = reinterpret_cast<int8_t*>(out.q + t * out.q_stride);
-      int8_t* q_lo = q + out.plane_bytes;
+      int8_t* q_lo = two_planes ? q + out.plane_bytes : nullptr;
       QuantizeRow(x + t * x_stride, cols, out.group_size, natural ? q : hi.data(),
                   natural ? q_lo : lo.data(), out.scale + t * groups, out.sum + t * groups,
-                  out.qsum + t * groups);
+                  out.qsum + t * groups, out.eight_bit);
       if (natural) {
         std::memset(q + cols, 0, out.plane_bytes - cols);
-        std::memset(q_lo + cols, 0, out.plane_bytes - cols);
+        if (two_planes) std::memset(q_lo + cols, 0, out.plane_bytes - cols);
       } else {
         std::memset(q, 0, out.q_stride);
         for (size_t base = 0; base < cols; base += set_codes) {
           for (size_t pack = 0; pack < packs && base + pack * 8 < cols; ++pack) {
             std::memcpy(q + base + pack_position[pack], hi.data() + base + pack * 8, 8);
-            std::memcpy(q_lo + base + pack_position[pack], lo.data() + base + pack * 8, 8);
+            if (two_planes) std::memcpy(q_lo + base + pack_position[pack], lo.data() + base + pack * 8, 8);
           }
         }
       }
@@ -244,7 +255,7 @@ inline void QuantizeTokens(const float* x, size_t x_stride, const QuantizedActiv
       const size_t t = b * kBlock + lane;
       if (t < out.tokens) {
         QuantizeRow(x + t * x_stride, cols, out.group_size, rows_hi + lane * cols,
-                    rows_lo + lane * cols, scale.data(), sum.data(), qsum.data());
+                    rows_lo + lane * cols, scale.data(), sum.data(), qsum.data(), out.eight_bit);
       } else {
         std::memset(rows_hi + lane * cols, 0, cols);
         std::memset(rows_lo + lane * cols, 0, cols);
@@ -268,7 +279,7 @@ inline void QuantizeTokens(const float* x, size_t x_stride, const QuantizedActiv
       continue;
     }
     ToTokenBlock(rows_hi, cols, cols, block);
-    ToTokenBlock(rows_lo, cols, cols, block + out.plane_bytes);
+    if (out.planes == 2) ToTokenBlock(rows_lo, cols, cols, block + out.plane_bytes);
   }
 }
 

@@ -7,7 +7,7 @@
 namespace lfm2::kernels {
 
 void QuantizeActivationRow(const float* x, size_t cols, size_t group_size, int8_t* hi, int8_t* lo,
-                           float* scale, float* sum, int32_t* qsum) {
+                           float* scale, float* sum, int32_t* qsum, bool eight_bit) {
   for (size_t g = 0; g < cols / group_size; ++g) {
     const float* xg = x + g * group_size;
     float amax = 0.0f;
@@ -17,7 +17,7 @@ void QuantizeActivationRow(const float* x, size_t cols, size_t group_size, int8_
     for (size_t k = 0; k < group_size; ++k) {
       const float v = xg[k] * inv;
       const float h = RoundHalfEven(v);
-      const float l = std::clamp(RoundHalfEven((v - h) * 256.0f), -127.0f, 127.0f);
+      const float l = eight_bit ? 0.0f : std::clamp(RoundHalfEven((v - h) * 256.0f), -127.0f, 127.0f);
       hi[g * group_size + k] = static_cast<int8_t>(h);
       lo[g * group_size + k] = static_cast<int8_t>(l);
       total += 256 * static_cast<int32_t>(h) + static_cast<int32_t>(l);

@@ -12,10 +12,15 @@
 //   sum   = CanonicalSum(x): 16 lanes, lane j = ((x_j + x_{j+16}) + x_{j+32}) + ... left to right,
 //           then folded lane j += lane j+8, j += j+4, j += j+2, j += j+1 (see FoldLanes16)
 //   qsum  = sum of q_k (exact integer)
-// One int8 plane would be 2x cheaper, but its ~0.7% error per product compounds through a deep
-// model far past the fast path's budget; the low plane costs one more u8 x s8 dot product per
-// weight byte and brings the error to ~1e-4 of that. The sum is of the float x (not of the
-// quantized values), so the bias term of an MLX affine group, bias * sum_k x_k, is exact.
+// The sum is of the float x (not of the quantized values), so the bias term of an MLX affine
+// group, bias * sum_k x_k, is exact.
+//
+// 8-bit activations (MatMulPath::kFast8, --act-bits 8): the same definition with
+// lo_k = 0 for every k, so q_k = 256 * hi_k, |error| <= amax / 254 and qsum = 256 * sum hi_k.
+// The kernels then compute exactly what the 16-bit formula gives for these values, and the
+// AVX3_DL kernels skip the zero plane (one u8 x s8 dot product per weight byte instead of two).
+// Its error per element (up to 0.4% of the group's largest activation) is what int8 activation
+// schemes in the field accept; docs/performance.md measures both paths against the reference.
 #pragma once
 
 #include <cstddef>
@@ -41,8 +46,9 @@ inline constexpr size_t kSumLanes = 16;
 
 // Scalar reference: quantizes one activation row of `cols` values (a multiple of group_size) into
 // hi[0, cols), lo[0, cols) and per-group scale / sum / qsum arrays of cols / group_size entries.
+// eight_bit: 8-bit activations (lo all zero).
 void QuantizeActivationRow(const float* x, size_t cols, size_t group_size, int8_t* hi, int8_t* lo,
-                           float* scale, float* sum, int32_t* qsum);
+                           float* scale, float* sum, int32_t* qsum, bool eight_bit = false);
 
 // Where element k of a row goes in the kRows layout when groups are interleaved in sets of
 // `set_groups` (1, 2 or 4) groups. A set of set_groups * group_size codes is stored as V =
@@ -94,6 +100,10 @@ struct QuantizedActivations {
   size_t group_size = 0;
   size_t groups = 0;
   size_t set_groups = 1;  // kRows: groups interleaved per set (see RowsPosition)
+  bool eight_bit = false;  // 8-bit activations: every lo_k is 0 (see above)
+  // kRows / kTokenBlocks of 8-bit activations may store the hi plane alone (planes = 1,
+  // q_stride = plane_bytes) for kernels that skip the zero plane.
+  int planes = 2;
   size_t plane_bytes = 0;
   size_t q_stride = 0;
   uint8_t* q = nullptr;

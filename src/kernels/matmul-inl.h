@@ -152,7 +152,7 @@ inline size_t RoundUp64(size_t n) { return (n + 63) / 64 * 64; }
 
 // Finds or adds the activation entry of job j and lays out its buffers (offsets into the arena
 // are fixed later, once the total size is known).
-inline int AddActivation(CallState& state, const MatMulJob& job, Kernel kernel) {
+inline int AddActivation(CallState& state, const MatMulJob& job, Kernel kernel, MatMulPath path) {
   using Layout = QuantizedActivations::Layout;
   const Layout layout = kernel == Kernel::kGemm     ? Layout::kTokenBlocks
                         : kernel == Kernel::kGemm16 ? Layout::kTokenBlocks16
@@ -161,7 +161,12 @@ inline int AddActivation(CallState& state, const MatMulJob& job, Kernel kernel) 
   const size_t cols = static_cast<size_t>(job.w->cols);
   const size_t group_size = static_cast<size_t>(job.w->quant.group_size);
   size_t set_groups = 1;
+  const bool eight_bit = path == MatMulPath::kFast8;
+  int planes = 2;
 #if HWY_TARGET == HWY_AVX3_DL && !defined(__clang__)
+  // The kernels that skip the zero plane of 8-bit activations: matrix-matrix, and matrix-vector on
+  // the tiled layout.
+  if (eight_bit && (kernel == Kernel::kGemm || job.w->tiles != nullptr)) planes = 1;
   // The tiled layout's kernel reads the activations in natural order.
   if (kernel == Kernel::kGemv && job.w->tiles == nullptr) {
     set_groups = vnni::SetGroups(job.w->quant.bits, job.w->quant.group_size);
@@ -171,7 +176,7 @@ inline int AddActivation(CallState& state, const MatMulJob& job, Kernel kernel) 
     const Activation& a = state.activations[i];
     if (a.x == job.x && a.x_stride == job.x_stride && a.q.tokens == job.n_tokens &&
         a.q.cols == cols && a.q.group_size == group_size && a.q.layout == layout &&
-        a.q.set_groups == set_groups) {
+        a.q.set_groups == set_groups && a.q.eight_bit == eight_bit && a.q.planes == planes) {
       return static_cast<int>(i);
     }
   }
@@ -182,15 +187,17 @@ inline int AddActivation(CallState& state, const MatMulJob& job, Kernel kernel) 
   a.q.group_size = group_size;
   a.q.groups = cols / group_size;
   a.q.set_groups = set_groups;
+  a.q.eight_bit = eight_bit;
+  a.q.planes = planes;
   const size_t set_codes = set_groups * group_size;
   switch (layout) {
     case Layout::kRows:
       a.q.plane_bytes = RoundUp64((cols + set_codes - 1) / set_codes * set_codes);
-      a.q.q_stride = 2 * a.q.plane_bytes;
+      a.q.q_stride = planes * a.q.plane_bytes;
       break;
     case Layout::kTokenBlocks:
       a.q.plane_bytes = cols * 16;
-      a.q.q_stride = 2 * a.q.plane_bytes;
+      a.q.q_stride = planes * a.q.plane_bytes;
       break;
     case Layout::kRows16:
       a.q.plane_bytes = a.q.q_stride = RoundUp64(2 * cols);
@@ -262,7 +269,7 @@ void MatMulManyImpl(std::span<const MatMulJob> jobs, ThreadPool& pool, MatMulPat
     const Kernel kernel = ChooseKernel(job, path);
     state.kernels.push_back(kernel);
     state.activation.push_back(
-        kernel == Kernel::kPrecise || job.n_tokens == 0 ? -1 : AddActivation(state, job, kernel));
+        kernel == Kernel::kPrecise || job.n_tokens == 0 ? -1 : AddActivation(state, job, kernel, path));
     if (job.n_tokens == 0) continue;
     const double row_cost = RowCost(job, kernel);
     for (size_t r = 0; r < static_cast<size_t>(job.w->rows); r += kTileRows) {

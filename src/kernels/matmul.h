@@ -32,7 +32,10 @@ namespace lfm2::kernels {
 
 enum class MatMulPath {
   kPrecise,  // float32 activations against dequantized weights (the reference kernels)
-  kFast,     // the generation path: quantized activations, integer dot products (see above)
+  kFast,     // 16-bit activations, integer dot products (see above); the default of generation
+  kFast8,    // 8-bit activations (kernels/act_quant.h): the same formula with lo_k = 0; relative
+             // error per product ~5e-3 against kFast's ~2e-5; on AVX3_DL half the integer work
+             // (lfm2 --act-bits 8)
 };
 
 void MatMul(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens, float* y,
@@ -68,9 +71,10 @@ namespace scalar {
 // Straightforward twin of the precise path: dequantize each row, multiply-accumulate in float.
 void MatMul(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens, float* y,
             size_t y_stride);
-// Twin of the fast path: the formula above, written out (float weights: as scalar::MatMul).
+// Twin of the fast paths: the formula above, written out (float weights: as scalar::MatMul);
+// eight_bit: of MatMulPath::kFast8.
 void MatMulFast(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens, float* y,
-                size_t y_stride);
+                size_t y_stride, bool eight_bit = false);
 }  // namespace scalar
 
 }  // namespace lfm2::kernels

@@ -25,7 +25,7 @@ void MatMul(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tok
 }
 
 void MatMulFast(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens, float* y,
-                size_t y_stride) {
+                size_t y_stride, bool eight_bit) {
   if (!w.quantized()) {
     MatMul(w, x, x_stride, n_tokens, y, y_stride);
     return;
@@ -39,7 +39,7 @@ void MatMulFast(const WeightMatrix& w, const float* x, size_t x_stride, size_t n
   std::vector<int32_t> qsum(groups);
   for (size_t t = 0; t < n_tokens; ++t) {
     QuantizeActivationRow(x + t * x_stride, cols, group_size, hi.data(), lo.data(), scale.data(),
-                          sum.data(), qsum.data());
+                          sum.data(), qsum.data(), eight_bit);
     for (int64_t r = 0; r < w.rows; ++r) {
       RowCodes(w, r, codes.data());
       const int32_t center = 1 << (w.quant.bits - 1);

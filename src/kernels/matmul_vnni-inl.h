@@ -515,7 +515,8 @@ inline void PrefetchTile(const WeightMatrix& w, size_t r0, size_t lines) {
 // kT tokens of a matrix-vector product on the tiled tile holding rows [r0, r0 + n): per group,
 // per vector j, one vpdpbusd per token and plane with 4 activations broadcast; the 16 rows' exact
 // dots come out in the lanes (kT == 1 splits each sum over two accumulators for a shorter chain).
-template <int kBits, int kGroup, int kT>
+// kPlanes == 1: 8-bit activations stored as the hi plane alone (the lo plane is zero).
+template <int kBits, int kGroup, int kT, int kPlanes>
 void GemvTiledPass(const WeightMatrix& w, const QuantizedActivations& xq, size_t t0, size_t r0,
                    size_t n, float* y, size_t y_stride, bool prefetch) {
   using U = TiledUnpacker<kBits>;
@@ -533,7 +534,7 @@ void GemvTiledPass(const WeightMatrix& w, const QuantizedActivations& xq, size_t
   const int32_t* lo[kT];
   for (int t = 0; t < kT; ++t) {
     hi[t] = reinterpret_cast<const int32_t*>(xq.q + (t0 + t) * xq.q_stride);
-    lo[t] = reinterpret_cast<const int32_t*>(xq.q + (t0 + t) * xq.q_stride + xq.plane_bytes);
+    lo[t] = kPlanes == 2 ? reinterpret_cast<const int32_t*>(xq.q + (t0 + t) * xq.q_stride + xq.plane_bytes) : nullptr;
   }
   __m512 acc[kT];
   for (int t = 0; t < kT; ++t) acc[t] = _mm512_setzero_ps();
@@ -561,7 +562,9 @@ void GemvTiledPass(const WeightMatrix& w, const QuantizedActivations& xq, size_t
         const int j = u * U::kPer + p, a = j % kA;
         for (int t = 0; t < kT; ++t) {
           sum_hi[t][a] = _mm512_dpbusd_epi32(sum_hi[t][a], codes[p], _mm512_set1_epi32(hi[t][x0 + j]));
-          sum_lo[t][a] = _mm512_dpbusd_epi32(sum_lo[t][a], codes[p], _mm512_set1_epi32(lo[t][x0 + j]));
+          if constexpr (kPlanes == 2) {
+            sum_lo[t][a] = _mm512_dpbusd_epi32(sum_lo[t][a], codes[p], _mm512_set1_epi32(lo[t][x0 + j]));
+          }
         }
       }
     }
@@ -586,17 +589,27 @@ void GemvTiledPass(const WeightMatrix& w, const QuantizedActivations& xq, size_t
 }
 
 // Rows [r0, r0 + n) (one tile) for every token of xq (kRows layout in natural order).
-template <int kBits, int kGroup>
-void GemvTiled(const WeightMatrix& w, const QuantizedActivations& xq, size_t r0, size_t n, float* y,
-               size_t y_stride, Scratch&) {
+template <int kBits, int kGroup, int kPlanes>
+void GemvTiledPlanes(const WeightMatrix& w, const QuantizedActivations& xq, size_t r0, size_t n,
+                     float* y, size_t y_stride) {
   for (size_t t0 = 0; t0 < xq.tokens; t0 += 4) {
     const bool prefetch = t0 == 0;
     switch (std::min<size_t>(4, xq.tokens - t0)) {
-      case 1: GemvTiledPass<kBits, kGroup, 1>(w, xq, t0, r0, n, y, y_stride, prefetch); break;
-      case 2: GemvTiledPass<kBits, kGroup, 2>(w, xq, t0, r0, n, y, y_stride, prefetch); break;
-      case 3: GemvTiledPass<kBits, kGroup, 3>(w, xq, t0, r0, n, y, y_stride, prefetch); break;
-      default: GemvTiledPass<kBits, kGroup, 4>(w, xq, t0, r0, n, y, y_stride, prefetch); break;
+      case 1: GemvTiledPass<kBits, kGroup, 1, kPlanes>(w, xq, t0, r0, n, y, y_stride, prefetch); break;
+      case 2: GemvTiledPass<kBits, kGroup, 2, kPlanes>(w, xq, t0, r0, n, y, y_stride, prefetch); break;
+      case 3: GemvTiledPass<kBits, kGroup, 3, kPlanes>(w, xq, t0, r0, n, y, y_stride, prefetch); break;
+      default: GemvTiledPass<kBits, kGroup, 4, kPlanes>(w, xq, t0, r0, n, y, y_stride, prefetch); break;
     }
+  }
+}
+
+template <int kBits, int kGroup>
+void GemvTiled(const WeightMatrix& w, const QuantizedActivations& xq, size_t r0, size_t n, float* y,
+               size_t y_stride, Scratch&) {
+  if (xq.planes == 1) {
+    GemvTiledPlanes<kBits, kGroup, 1>(w, xq, r0, n, y, y_stride);
+  } else {
+    GemvTiledPlanes<kBits, kGroup, 2>(w, xq, r0, n, y, y_stride);
   }
 }
 
@@ -605,13 +618,16 @@ void GemvTiled(const WeightMatrix& w, const QuantizedActivations& xq, size_t r0,
 inline constexpr size_t kGemmBlocks = 2;
 
 // The unpacked tile (s.codes etc.) against token blocks [b0, b0 + kB): kGemmRows rows at a time,
-// two int32 accumulators (hi, lo) per (row, block) and group, the float epilogue per group into a
-// 16-row x kB-block buffer that is transposed into y's token rows at the end.
-inline constexpr size_t kGemmRows = 4;
+// kPlanes int32 accumulators (hi, lo) per (row, block) and group, the float epilogue per group
+// into a 16-row x kB-block buffer that is transposed into y's token rows at the end. With one
+// plane (8-bit activations) twice as many rows share each activation load: 16 accumulators and
+// one broadcast per 2 * kB dot products either way.
+template <int kPlanes>
+inline constexpr size_t kGemmRows = kPlanes == 2 ? 4 : 8;
 
 // kTiled: the tile was unpacked from the tiled layout, vector by vector ([groups][J][16 rows][4]
 // codes; scales and biases [groups][16]) instead of row by row ([16][padded]; [16][groups]).
-template <int kBits, int kGroup, int kB, bool kTiled>
+template <int kBits, int kGroup, int kB, bool kTiled, int kPlanes>
 void GemmRows(const QuantizedActivations& xq, size_t b0, size_t n, size_t padded, size_t r0,
               float* y, size_t y_stride, Scratch& s) {
   constexpr size_t kBlock = QuantizedActivations::kBlock;
@@ -628,27 +644,29 @@ void GemmRows(const QuantizedActivations& xq, size_t b0, size_t n, size_t padded
   }
   // Results of the tile's 16 rows for the kB blocks (rows in 16-float lines), written to y below
   // as whole per-token rows.
+  constexpr size_t kRows = kGemmRows<kPlanes>;
   alignas(64) float out[16][kB][kBlock];
-  for (size_t i0 = 0; i0 < n; i0 += kGemmRows) {
-    size_t rows[kGemmRows];
-    const uint8_t* codes[kGemmRows];
-    for (size_t r = 0; r < kGemmRows; ++r) {
+  for (size_t i0 = 0; i0 < n; i0 += kRows) {
+    size_t rows[kRows];
+    const uint8_t* codes[kRows];
+    for (size_t r = 0; r < kRows; ++r) {
       rows[r] = std::min(i0 + r, n - 1);
       codes[r] = s.codes.data() + rows[r] * (kTiled ? 4 : padded);
     }
-    for (size_t r = 0; r < kGemmRows; ++r) {
+    for (size_t r = 0; r < kRows && i0 + r < 16; ++r) {
       for (int b = 0; b < kB; ++b) _mm512_store_ps(out[i0 + r][b], _mm512_setzero_ps());
     }
     for (size_t g = 0; g < groups; ++g) {
       // Per (row, block): codes . hi and codes . lo; the low sum starts at -c * qsum, which
       // centres the codes (kernels/matmul.h).
-      __m512i acc_hi[kGemmRows][kB], acc_lo[kGemmRows][kB];
+      // With one plane the low sum is zero: the centring term alone.
+      __m512i acc_hi[kRows][kB], acc_lo[kPlanes == 2 ? kRows : 1][kB], init[kB];
       for (int b = 0; b < kB; ++b) {
-        const __m512i init = _mm512_sub_epi32(
+        init[b] = _mm512_sub_epi32(
             _mm512_setzero_si512(), _mm512_slli_epi32(_mm512_loadu_si512(qs[b] + g * kBlock), kBits - 1));
-        for (size_t r = 0; r < kGemmRows; ++r) {
+        for (size_t r = 0; r < kRows; ++r) {
           acc_hi[r][b] = _mm512_setzero_si512();
-          acc_lo[r][b] = init;
+          if constexpr (kPlanes == 2) acc_lo[r][b] = init[b];
         }
       }
 #pragma GCC unroll 1
@@ -656,24 +674,25 @@ void GemmRows(const QuantizedActivations& xq, size_t b0, size_t n, size_t padded
         __m512i x_hi[kB], x_lo[kB];
         for (int b = 0; b < kB; ++b) {
           x_hi[b] = _mm512_load_si512(x[b] + (g * kGroup / 4 + j) * 64);
-          x_lo[b] = _mm512_load_si512(x[b] + xq.plane_bytes + (g * kGroup / 4 + j) * 64);
+          if constexpr (kPlanes == 2) x_lo[b] = _mm512_load_si512(x[b] + xq.plane_bytes + (g * kGroup / 4 + j) * 64);
         }
-        for (size_t r = 0; r < kGemmRows; ++r) {
+        for (size_t r = 0; r < kRows; ++r) {
           int32_t word;
           std::memcpy(&word, codes[r] + (kTiled ? (g * kGroup / 4 + j) * 64 : g * kGroup + j * 4), 4);
           const __m512i wv = _mm512_set1_epi32(word);
           for (int b = 0; b < kB; ++b) {
             acc_hi[r][b] = DotAccumulate(acc_hi[r][b], wv, x_hi[b]);
-            acc_lo[r][b] = DotAccumulate(acc_lo[r][b], wv, x_lo[b]);
+            if constexpr (kPlanes == 2) acc_lo[r][b] = DotAccumulate(acc_lo[r][b], wv, x_lo[b]);
           }
         }
       }
-      for (size_t r = 0; r < kGemmRows; ++r) {
+      for (size_t r = 0; r < kRows && i0 + r < 16; ++r) {
         const size_t at = kTiled ? g * 16 + rows[r] : rows[r] * groups + g;
         const __m512 sv = _mm512_set1_ps(s.row_scales[at]);
         const __m512 bv = _mm512_set1_ps(s.row_biases[at]);
         for (int b = 0; b < kB; ++b) {
-          const __m512i dot = _mm512_add_epi32(_mm512_slli_epi32(acc_hi[r][b], 8), acc_lo[r][b]);
+          const __m512i dot = _mm512_add_epi32(_mm512_slli_epi32(acc_hi[r][b], 8),
+                                               kPlanes == 2 ? acc_lo[r][b] : init[b]);
           const __m512 sd = _mm512_mul_ps(_mm512_loadu_ps(d[b] + g * kBlock), sv);
           __m512 acc_y = _mm512_load_ps(out[i0 + r][b]);
           acc_y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), sd, acc_y);
@@ -691,6 +710,26 @@ void GemmRows(const QuantizedActivations& xq, size_t b0, size_t n, size_t padded
     const size_t t0 = (b0 + b) * kBlock;
     const size_t tokens = std::min(kBlock, xq.tokens - t0);
     for (size_t l = 0; l < tokens; ++l) _mm512_mask_storeu_ps(y + (t0 + l) * y_stride + r0, row_mask, v[l]);
+  }
+}
+
+// The unpacked tile against every token block of xq, kGemmBlocks at a time.
+template <int kBits, int kGroup, bool kTiled>
+void GemmBlocks(const QuantizedActivations& xq, size_t n, size_t padded, size_t r0, float* y,
+                size_t y_stride, Scratch& s) {
+  for (size_t b = 0; b < xq.blocks(); b += kGemmBlocks) {
+    const bool pair = xq.blocks() - b >= 2;
+    if (xq.planes == 1) {
+      if (pair) {
+        GemmRows<kBits, kGroup, 2, kTiled, 1>(xq, b, n, padded, r0, y, y_stride, s);
+      } else {
+        GemmRows<kBits, kGroup, 1, kTiled, 1>(xq, b, n, padded, r0, y, y_stride, s);
+      }
+    } else if (pair) {
+      GemmRows<kBits, kGroup, 2, kTiled, 2>(xq, b, n, padded, r0, y, y_stride, s);
+    } else {
+      GemmRows<kBits, kGroup, 1, kTiled, 2>(xq, b, n, padded, r0, y, y_stride, s);
+    }
   }
 }
 
@@ -728,12 +767,7 @@ void GemmTile(const WeightMatrix& w, const QuantizedActivations& xq, size_t r0, 
                                             _mm512_maskz_loadu_ps(m, biases + g0)));
     }
   }
-  for (size_t b = 0; b < xq.blocks(); b += kGemmBlocks) {
-    switch (std::min(kGemmBlocks, xq.blocks() - b)) {
-      case 2: GemmRows<kBits, kGroup, 2, false>(xq, b, n, padded, r0, y, y_stride, s); break;
-      default: GemmRows<kBits, kGroup, 1, false>(xq, b, n, padded, r0, y, y_stride, s); break;
-    }
-  }
+  GemmBlocks<kBits, kGroup, false>(xq, n, padded, r0, y, y_stride, s);
 }
 
 // GemmTile for the tiled layout: the tile's vectors unpacked once into scratch, in order.
@@ -765,12 +799,7 @@ void GemmTiled(const WeightMatrix& w, const QuantizedActivations& xq, size_t r0,
     _mm512_store_ps(s.row_scales.data() + g * 16, scale);
     _mm512_store_ps(s.row_biases.data() + g * 16, bias);
   }
-  for (size_t b = 0; b < xq.blocks(); b += kGemmBlocks) {
-    switch (std::min(kGemmBlocks, xq.blocks() - b)) {
-      case 2: GemmRows<kBits, kGroup, 2, true>(xq, b, n, 0, r0, y, y_stride, s); break;
-      default: GemmRows<kBits, kGroup, 1, true>(xq, b, n, 0, r0, y, y_stride, s); break;
-    }
-  }
+  GemmBlocks<kBits, kGroup, true>(xq, n, 0, r0, y, y_stride, s);
 }
 
 // kernels/tiled.h TileRows: per 64 codes of the tile's 16 rows, unpack each row (as GemmTile),

@@ -156,9 +156,15 @@ TEST(TiledTest, MatMulOnTilesEqualsScalarTwinsOnTheFileLayoutOnEveryTarget) {
             for (float& v : x) v = normal(rng);
             const float* xp = x.data() + 1;
             std::vector<float> want(c.tokens * y_stride, -7.0f), got(want);
-            scalar::MatMulFast(m.view, xp, x_stride, c.tokens, want.data(), y_stride);
-            MatMul(t.view, xp, x_stride, c.tokens, got.data(), y_stride, pool, MatMulPath::kFast);
-            ExpectSameBits(got, want, "fast on tiles vs twin on file");
+            for (MatMulPath path : {MatMulPath::kFast, MatMulPath::kFast8}) {
+              std::fill(want.begin(), want.end(), -7.0f);
+              std::fill(got.begin(), got.end(), -7.0f);
+              scalar::MatMulFast(m.view, xp, x_stride, c.tokens, want.data(), y_stride,
+                                 path == MatMulPath::kFast8);
+              MatMul(t.view, xp, x_stride, c.tokens, got.data(), y_stride, pool, path);
+              ExpectSameBits(got, want, path == MatMulPath::kFast8 ? "fast8 on tiles vs twin on file"
+                                                                    : "fast on tiles vs twin on file");
+            }
             if (c.tokens <= 2) {
               std::fill(want.begin(), want.end(), -7.0f);
               std::fill(got.begin(), got.end(), -7.0f);

@@ -1,5 +1,5 @@
 // The forward pass against the external goldens in ../shared/golden (logits of an independent
-// implementation, greedy continuations), on the precise and the fast path, plus the consistency
+// implementation, greedy continuations), on the precise and both fast paths, plus the consistency
 // properties: decode == prefill, any chunking, threads, batching.
 #include <random>
 
@@ -17,6 +17,12 @@ using testing::Compare;
 using testing::RunOptions;
 using testing::RunSequence;
 using kernels::MatMulPath;
+
+constexpr MatMulPath kAllPaths[] = {MatMulPath::kPrecise, MatMulPath::kFast, MatMulPath::kFast8};
+
+const char* PathName(MatMulPath path) {
+  return path == MatMulPath::kPrecise ? "precise" : path == MatMulPath::kFast ? "fast" : "fast8";
+}
 
 class GoldenTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -41,6 +47,7 @@ TEST_P(GoldenTest, PreciseLogitsMatch) {
   RecordProperty("max_rel", std::to_string(a.max_rel));
 }
 
+// The default (16-bit) fast path within its budget: mean relative L2 <= 1e-2, top-1 >= 97%.
 TEST_P(GoldenTest, FastLogitsMatch) {
   RunOptions options;
   options.path = MatMulPath::kFast;
@@ -50,10 +57,30 @@ TEST_P(GoldenTest, FastLogitsMatch) {
   EXPECT_LE(a.mean_rel, 1e-2);
   EXPECT_LE(a.max_rel, 5e-2);
   EXPECT_GE(a.top1, 0.97);
+  RecordProperty("mean_rel", std::to_string(a.mean_rel));
+}
+
+// 8-bit activations are outside that budget on these random-weight models: an error of ~5e-3
+// per product changes the selected experts wherever the routing gap is small (the cases have
+// gaps down to 1e-4) and random networks amplify every difference, so the MoE cases measure
+// mean relative L2 0.10-0.12 and top-1 85-94% (the dense case has float weights: precise); on the bundled trained
+// model the same path changes perplexity by 0.02% (tests/models). The bounds here only catch a
+// kernel that is wrong (a broken product gives relative errors near 1); the path's exactness is
+// tested against its scalar twin (tests/kernels).
+TEST_P(GoldenTest, EightBitLogitsStayClose) {
+  RunOptions options;
+  options.path = MatMulPath::kFast8;
+  options.threads = 2;
+  const auto got = RunSequence(*model_, tokens_, options);
+  const auto a = Compare(got, golden_, model_->config().vocab_size);
+  EXPECT_LE(a.mean_rel, 0.25);
+  EXPECT_GE(a.top1, 0.75);
+  RecordProperty("mean_rel", std::to_string(a.mean_rel));
 }
 
 TEST_P(GoldenTest, GreedyContinuationMatches) {
   const std::vector<int32_t> want = testing::ReadIds(GetParam() + "/greedy.txt");
+  // Not the 8-bit path: see EightBitLogitsStayClose (its decode equals its prefill below).
   for (MatMulPath path : {MatMulPath::kPrecise, MatMulPath::kFast}) {
     const ModelConfig& c = model_->config();
     const int64_t capacity = static_cast<int64_t>(tokens_.size() + want.size());
@@ -69,7 +96,7 @@ TEST_P(GoldenTest, GreedyContinuationMatches) {
       ForwardChunk step{&state, std::span<const int32_t>(&got.back(), 1), false};
       model_->Forward({&step, 1}, ws, pool, path);
     }
-    EXPECT_EQ(got, want) << (path == MatMulPath::kPrecise ? "precise" : "fast");
+    EXPECT_EQ(got, want) << PathName(path);
   }
 }
 
@@ -80,7 +107,7 @@ TEST_P(GoldenTest, DecodeAndChunkingMatchPrefill) {
   const int64_t vocab = model_->config().vocab_size;
   std::vector<int32_t> tokens(300);
   for (auto& t : tokens) t = static_cast<int32_t>(rng() % vocab);
-  for (MatMulPath path : {MatMulPath::kPrecise, MatMulPath::kFast}) {
+  for (MatMulPath path : kAllPaths) {
     RunOptions whole;
     whole.path = path;
     const auto reference = RunSequence(*model_, tokens, whole);
@@ -96,7 +123,7 @@ TEST_P(GoldenTest, DecodeAndChunkingMatchPrefill) {
 }
 
 TEST_P(GoldenTest, ThreadCountDoesNotChangeBits) {
-  for (MatMulPath path : {MatMulPath::kPrecise, MatMulPath::kFast}) {
+  for (MatMulPath path : kAllPaths) {
     RunOptions one, two;
     one.path = two.path = path;
     two.threads = 2;
@@ -114,13 +141,13 @@ TEST_P(GoldenTest, TiledLayoutDoesNotChangeBits) {
   ASSERT_FALSE((*untiled)->tiled());
   // Tiled exactly when wanted and something is quantized (float checkpoints have nothing to tile).
   EXPECT_EQ(model_->tiled(), TilingWanted() && model_->config().quantization.present());
-  for (MatMulPath path : {MatMulPath::kPrecise, MatMulPath::kFast}) {
+  for (MatMulPath path : kAllPaths) {
     RunOptions options;
     options.path = path;
     options.threads = 2;
     options.chunks = {1, 1, 3, 9, 20};  // matrix-vector passes of 1 and 3 tokens, matrix-matrix
     EXPECT_EQ(RunSequence(*model_, tokens_, options), RunSequence(**untiled, tokens_, options))
-        << (path == MatMulPath::kPrecise ? "precise" : "fast");
+        << PathName(path);
   }
 }
 
@@ -130,18 +157,23 @@ TEST_P(GoldenTest, TiledLayoutDoesNotChangeBits) {
 TEST_P(GoldenTest, FastPathMatchesOnEveryTarget) {
   auto untiled = Lfm2Model::Load(GetParam() + "/model", /*tile=*/false);
   ASSERT_TRUE(untiled.ok()) << untiled.status().ToString();
-  RunOptions options;
-  options.path = MatMulPath::kFast;
-  options.threads = 2;
-  options.chunks = {1, 4, 16};
-  testing::ForEachTarget([&](int64_t) {
-    const auto got = RunSequence(*model_, tokens_, options);
-    const auto a = Compare(got, golden_, model_->config().vocab_size);
-    EXPECT_LE(a.mean_rel, 1e-2);
-    EXPECT_LE(a.max_rel, 5e-2);
-    EXPECT_GE(a.top1, 0.97);
-    EXPECT_EQ(RunSequence(**untiled, tokens_, options), got) << "file layout vs model as loaded";
-  });
+  for (MatMulPath path : {MatMulPath::kFast, MatMulPath::kFast8}) {
+    const bool eight = path == MatMulPath::kFast8;  // bounds as EightBitLogitsStayClose
+    RunOptions options;
+    options.path = path;
+    options.threads = 2;
+    options.chunks = {1, 4, 16};
+    testing::ForEachTarget([&](int64_t) {
+      const auto got = RunSequence(*model_, tokens_, options);
+      const auto a = Compare(got, golden_, model_->config().vocab_size);
+      EXPECT_LE(a.mean_rel, eight ? 0.25 : 1e-2) << PathName(path);
+      if (!eight) {
+        EXPECT_LE(a.max_rel, 5e-2);
+      }
+      EXPECT_GE(a.top1, eight ? 0.75 : 0.97) << PathName(path);
+      EXPECT_EQ(RunSequence(**untiled, tokens_, options), got) << PathName(path) << ": file layout vs model as loaded";
+    });
+  }
 }
 
 // Two sequences in one Forward call give exactly what each gives alone.
