@@ -25,6 +25,7 @@ MIN_WORDS = 20              # per mode, over all prompts: an empty answer is a f
 MIN_DISTINCT_WORDS = 10     # per mode: one word repeated is not English
 PPL_TOLERANCE = 0.005       # engine f32 vs PyTorch f32, relative
 QUANT_PPL_LIMIT = 1.25      # 4-bit perplexity at most this many times the f32 one
+PATH_PPL_TOLERANCE = 0.005  # 4-bit model: each fast path (16- and 8-bit activations) vs --precise
 STARTUP_SECONDS = 2.0
 
 
@@ -77,8 +78,8 @@ def check_english(lfm2, models):
     return report(failures)
 
 
-def perplexity(lfm2, model_dir, text_file, ctx):
-    out = run([lfm2, "perplexity", "--model", model_dir, "--file", text_file, "--ctx", str(ctx), "--json"])
+def perplexity(lfm2, model_dir, text_file, ctx, *extra):
+    out = run([lfm2, "perplexity", "--model", model_dir, "--file", text_file, "--ctx", str(ctx), "--json", *extra])
     return json.loads(out)
 
 
@@ -101,6 +102,18 @@ def check_perplexity(lfm2, models):
                         f"by {relative:.3%} (> {PPL_TOLERANCE:.1%})")
     if not quantized["ppl"] <= QUANT_PPL_LIMIT * engine["ppl"]:
         failures.append(f"4-bit perplexity {quantized['ppl']:.4f} above {QUANT_PPL_LIMIT} x f32 {engine['ppl']:.4f}")
+    # The matmul paths on the quantized model: the default (16-bit activations) and --act-bits 8
+    # against the float32-activation reference.
+    precise = perplexity(lfm2, os.path.join(models, MODEL), text_file, reference["ctx"], "--precise")
+    for bits in ("16", "8"):
+        fast = quantized if bits == "16" else perplexity(lfm2, os.path.join(models, MODEL), text_file,
+                                                         reference["ctx"], "--act-bits", bits)
+        relative = abs(fast["ppl"] - precise["ppl"]) / precise["ppl"]
+        print(f"4-bit, {bits}-bit activations: perplexity {fast['ppl']:.4f}, --precise {precise['ppl']:.4f} "
+              f"({relative:.3%} apart)")
+        if not relative <= PATH_PPL_TOLERANCE:
+            failures.append(f"--act-bits {bits} perplexity {fast['ppl']:.4f} differs from --precise "
+                            f"{precise['ppl']:.4f} by {relative:.3%} (> {PATH_PPL_TOLERANCE:.1%})")
     return report(failures)
 
 
