@@ -53,18 +53,19 @@ struct TestResult {
 
 int RunBench(int argc, char** argv) {
   std::string model_arg, prompts = "512", gens = "128", depths = "0", ttfts, max_ram;
-  int64_t repetitions = 3, threads = ThreadPool::HardwareThreads(), batch = 512, seed = 1234, act_bits = 16;
+  int64_t repetitions = 3, threads = ThreadPool::HardwareThreads(), batch = 512, seed = 1234, act_bits = 16,
+          kv_bits = kDefaultKvBits;
   bool json = false, precise = false;
   FlagParser flags(
       "lfm2 bench --model DIR [-p 512] [-n 128] [-r 3] [-t N] [-d DEPTH] [--json]",
       "Measures prompt processing (pp: prefill of -p tokens in batches of -b) and token\n"
       "generation (tg: -n tokens decoded one at a time) on random token ids, as llama-bench does:\n"
       "each test runs once to warm up, then -r times on a fresh context (after -d tokens of\n"
-      "context when a depth is given); rates are mean +- sd over the repetitions. Lists such\n"
-      "as -p 128,512 run every value. Tokenization and sampling are not included. Load time\n"
-      "includes copying the quantized weights into the kernels' tiled layout on CPUs with\n"
-      "AVX-512 VNNI (LFM2_TILED=0 in the environment keeps the file layout: faster load,\n"
-      "slower decode).\n"
+      "context when a depth is given, filled once per depth and rolled back to before each\n"
+      "run); rates are mean +- sd over the repetitions. Lists such as -p 128,512 run every\n"
+      "value. Tokenization and sampling are not included. Load time includes copying the\n"
+      "quantized weights into the kernels' tiled layout on CPUs with AVX-512 VNNI\n"
+      "(LFM2_TILED=0 in the environment keeps the file layout: faster load, slower decode).\n"
       "\n"
       "--ttft N runs the prefill of an N-token prompt up to the logits of its last token - the\n"
       "time to the first token a user waits for, sampling aside - and reports it in ms (also the\n"
@@ -79,6 +80,7 @@ int RunBench(int argc, char** argv) {
   flags.Int("--batch-size,-b", &batch, "N", "tokens per forward pass during prefill");
   flags.Int("--seed", &seed, "N", "seed of the random token ids");
   AddPathFlags(flags, &precise, &act_bits);
+  AddKvFlag(flags, &kv_bits);
   flags.String("--max-ram", &max_ram, "SIZE", "refuse to run when the plan for the largest test exceeds SIZE");
   flags.Bool("--json", &json, "print a JSON list of records (llama-bench fields + ours)");
   flags.Require("--model");
@@ -105,6 +107,9 @@ int RunBench(int argc, char** argv) {
   const auto path_or = SelectPath(precise, act_bits);
   if (!path_or.ok()) return flags.UsageError("bench", path_or.status().message());
   const kernels::MatMulPath path = *path_or;
+  const auto kv_type_or = SelectKvType(kv_bits, precise);
+  if (!kv_type_or.ok()) return flags.UsageError("bench", kv_type_or.status().message());
+  const kernels::KvType kv_type = *kv_type_or;
   auto dir = ResolveModelPath(model_arg);
   if (!dir.ok()) return ReportError(dir.status());
   const double load_start = NowSeconds();
@@ -132,11 +137,12 @@ int RunBench(int argc, char** argv) {
     request.ubatch = max_chunk;
     request.tokenizer = false;
     request.checkpoints = 0;
+    request.kv_type = kv_type;
     auto checked = ResolveContext(std::to_string(max_context), max_ram, **model, max_context, request);
     if (!checked.ok()) return ReportError(checked.status());
   }
   Workspace workspace(c, WorkspaceLimits{max_chunk, 1, max_context, static_cast<int>(threads)});
-  SequenceState state(c, max_context);
+  SequenceState state(c, max_context, kv_type);
   std::mt19937_64 rng(static_cast<uint64_t>(seed));
   auto random_tokens = [&](int64_t n) {
     std::vector<int32_t> ids(static_cast<size_t>(n));
@@ -150,9 +156,22 @@ int RunBench(int argc, char** argv) {
       (*model)->Forward({&chunk, 1}, workspace, pool, path);
     }
   };
+  // The -d context is filled once per depth; each run then rolls the sequence back to it (the
+  // conv windows' checkpoint; KV entries past it are overwritten), so a sweep to 16k costs one
+  // fill per depth rather than one per run.
+  int64_t filled_depth = -1;
+  SequenceState::Checkpoint at_depth;
   auto run_test = [&](TestResult& test, bool measure) {
-    state.Reset();
-    if (test.n_depth > 0) prefill(random_tokens(test.n_depth));
+    if (test.n_depth == 0) {
+      state.Reset();
+    } else if (test.n_depth == filled_depth) {
+      state.Restore(at_depth);
+    } else {
+      state.Reset();
+      prefill(random_tokens(test.n_depth));
+      at_depth = state.Save();
+      filled_depth = test.n_depth;
+    }
     const auto ids = random_tokens(std::max(test.n_prompt, test.n_gen));
     const double start = NowSeconds();
     if (test.n_prompt > 0) {
@@ -244,7 +263,8 @@ int RunBench(int argc, char** argv) {
                          {"huge_page_bytes", huge_bytes},
                          {"tiled", (*model)->tiled()},
                          {"precise", precise},
-                         {"act_bits", precise ? 32 : act_bits}});
+                         {"act_bits", precise ? 32 : act_bits},
+                         {"kv_bits", kernels::KvTypeBits(kv_type)}});
     }
     std::printf("%s\n", records.dump(2).c_str());
     return kExitOk;
@@ -263,11 +283,14 @@ int RunBench(int argc, char** argv) {
                 test.n_depth > 0 ? StrCat(" after ", test.n_depth, " tokens of context").c_str() : "",
                 test.MeanSeconds() * 1e3, test.MeanRate());
   }
-  std::printf("\nload %.0f ms, peak RSS %.1f MB (checkpoint %.1f MB, %.0f%% of it in 2 MiB pages%s)%s\n",
+  std::printf("\nload %.0f ms, peak RSS %.1f MB (checkpoint %.1f MB, %.0f%% of it in 2 MiB pages%s)%s%s\n",
               load_ms, peak_rss / 1e6, file_bytes / 1e6,
               file_bytes > 0 ? 100.0 * static_cast<double>(huge_bytes) / static_cast<double>(file_bytes) : 0.0,
               (*model)->tiled() ? ", tiled" : "",
-              precise ? ", precise path" : act_bits == 16 ? ", 16-bit activations" : ", 8-bit activations");
+              precise ? ", precise path" : act_bits == 16 ? ", 16-bit activations" : ", 8-bit activations",
+              kv_type == kernels::KvType::kF32   ? ", f32 KV cache"
+              : kv_type == kernels::KvType::kF16 ? ", f16 KV cache"
+                                                 : ", int8 KV cache");
   return kExitOk;
 }
 

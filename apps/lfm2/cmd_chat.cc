@@ -51,6 +51,7 @@ int RunChat(int argc, char** argv) {
   plan_request.threads = static_cast<int>(run.threads);
   plan_request.ubatch = run.batch_size;
   plan_request.checkpoints = kSessionCheckpoints;
+  plan_request.kv_type = e.options().kv_type;
   auto resolved = ResolveContext(run.ctx, run.max_ram, e.model(), std::min<int64_t>(4096, e.config().max_position_embeddings), plan_request);
   if (!resolved.ok()) return ReportError(resolved.status());
   const int64_t context = *resolved;

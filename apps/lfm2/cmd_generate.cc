@@ -98,6 +98,7 @@ int RunGenerate(int argc, char** argv) {
   plan_request.ubatch = run.batch_size;
   plan_request.tokenizer = e.tokenizer() != nullptr;
   plan_request.checkpoints = kSessionCheckpoints;
+  plan_request.kv_type = e.options().kv_type;
   const int64_t wanted = std::min<int64_t>(prompt_length + std::max<int64_t>(max_tokens, 1),
                                            std::max<int64_t>(e.config().max_position_embeddings, prompt_length + 1));
   auto context = ResolveContext(run.ctx, run.max_ram, e.model(), wanted, plan_request);

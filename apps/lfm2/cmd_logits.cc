@@ -15,7 +15,7 @@ namespace {
 int RunLogits(int argc, char** argv) {
   std::string model_dir, tokens_text, out_path;
   bool all_positions = false, precise = false;
-  int64_t threads = ThreadPool::HardwareThreads(), act_bits = 16;
+  int64_t threads = ThreadPool::HardwareThreads(), act_bits = 16, kv_bits = kDefaultKvBits;
   int64_t batch = 256;
   FlagParser flags("lfm2 logits --model DIR --tokens IDS --out FILE [options]",
                    "Evaluates the token ids in one sequence and writes raw little-endian float32\n"
@@ -26,6 +26,7 @@ int RunLogits(int argc, char** argv) {
   flags.String("--out,-o", &out_path, "FILE", "output file for the logits");
   flags.Bool("--all-positions", &all_positions, "write the logits of every position");
   AddPathFlags(flags, &precise, &act_bits);
+  AddKvFlag(flags, &kv_bits);
   flags.Int("--threads,-t", &threads, "N", "worker threads");
   flags.Int("--batch-size,-b", &batch, "N", "tokens per forward pass (prefill chunk size)");
   flags.Require("--model");
@@ -42,6 +43,8 @@ int RunLogits(int argc, char** argv) {
   const auto path_or = SelectPath(precise, act_bits);
   if (!path_or.ok()) return flags.UsageError("logits", path_or.status().message());
   const kernels::MatMulPath path = *path_or;
+  const auto kv_type = SelectKvType(kv_bits, precise);
+  if (!kv_type.ok()) return flags.UsageError("logits", kv_type.status().message());
   auto tokens = ParseIdList(tokens_text);
   if (!tokens.ok()) {
     return flags.UsageError("logits", FormatMessage("--tokens: %s", tokens.status().message().c_str()));
@@ -57,7 +60,7 @@ int RunLogits(int argc, char** argv) {
   const int64_t chunk = std::min(batch, n);
   WorkspaceLimits limits{chunk, all_positions ? chunk : 1, n, static_cast<int>(threads)};
   Workspace workspace(config, limits);
-  SequenceState state(config, n);
+  SequenceState state(config, n, *kv_type);
   ThreadPool pool(static_cast<int>(threads));
 
   std::ofstream out(out_path, std::ios::binary | std::ios::trunc);

@@ -30,6 +30,7 @@ int RunPerplexity(int argc, char** argv) {
   flags.Int("--threads,-t", &run.threads, "N", "worker threads");
   flags.Int("--batch-size,-b", &run.batch_size, "N", "tokens per forward pass");
   AddPathFlags(flags, &run.precise, &run.act_bits);
+  AddKvFlag(flags, &run.kv_bits);
   flags.Bool("--json", &json, "print one JSON object with the result");
   flags.Require("--model");
   flags.Require("--file");
@@ -54,7 +55,7 @@ int RunPerplexity(int argc, char** argv) {
   const ModelConfig& c = e.config();
   const int64_t chunk_tokens = std::min(run.batch_size, window);
   Workspace workspace(c, WorkspaceLimits{chunk_tokens, chunk_tokens, window, static_cast<int>(run.threads)});
-  SequenceState state(c, window);
+  SequenceState state(c, window, e.options().kv_type);
   const kernels::MatMulPath path = e.options().path;
   double nll_sum = 0, nll_square_sum = 0;
   int64_t scored = 0;

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "apps/lfm2/command.h"
+#include "apps/lfm2/run_options.h"
 #include "base/thread_pool.h"
 #include "generate/model_path.h"
 #include "io/json.h"
@@ -32,7 +33,7 @@ void SetQuantization(Json& config, int64_t bits, int64_t group_size) {
 int RunPlan(int argc, char** argv) {
   std::string model_arg, config_path, contexts = "2048,4096,8192,16384,32768", batches = "1";
   std::optional<int64_t> bits, group_size;
-  int64_t threads = ThreadPool::HardwareThreads(), ubatch = 512;
+  int64_t threads = ThreadPool::HardwareThreads(), ubatch = 512, kv_bits = kDefaultKvBits;
   std::optional<int64_t> float_bytes;
   bool json = false, no_tokenizer = false;
   FlagParser flags(
@@ -55,6 +56,7 @@ int RunPlan(int argc, char** argv) {
   flags.String("--batch", &batches, "N[,N...]", "sequences held at once");
   flags.Int("--threads,-t", &threads, "N", "worker threads");
   flags.Int("--ubatch", &ubatch, "N", "tokens per forward pass");
+  AddKvFlag(flags, &kv_bits);
   flags.Bool("--no-tokenizer", &no_tokenizer, "leave out the tokenizer (runs on token ids, like bench)");
   flags.Bool("--json", &json, "print a JSON list of {ctx, batch, peak_bytes, components}");
   int exit_code = kExitOk;
@@ -105,6 +107,8 @@ int RunPlan(int argc, char** argv) {
     inventory = InventoryFromConfig(config, bytes);
   }
 
+  const auto kv_type = SelectKvType(kv_bits, /*precise=*/false);
+  if (!kv_type.ok()) return flags.UsageError("plan", kv_type.status().message());
   std::vector<Plan> plans;
   for (int64_t batch : batch_list) {
     for (int64_t context : context_list) {
@@ -114,6 +118,7 @@ int RunPlan(int argc, char** argv) {
       request.ubatch = ubatch;
       request.threads = static_cast<int>(threads);
       request.tokenizer = !no_tokenizer;
+      request.kv_type = *kv_type;
       plans.push_back(MakePlan(config, inventory, request));
     }
   }

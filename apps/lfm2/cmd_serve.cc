@@ -144,6 +144,7 @@ int RunServe(int argc, char** argv) {
   plan_request.ubatch = run.batch_size;
   plan_request.batch = parallel;
   plan_request.checkpoints = server::kSlotCheckpoints;
+  plan_request.kv_type = e.options().kv_type;
   auto context = ResolveContext(run.ctx, run.max_ram, e.model(),
                                 std::min<int64_t>(4096, std::max<int64_t>(e.config().max_position_embeddings, 2)),
                                 plan_request);

@@ -37,6 +37,7 @@ void AddRunFlags(FlagParser& flags, RunOptions* o) {
                "RAM budget, e.g. 6G: refuse to start when the plan (lfm2 plan) exceeds it");
   flags.String("--device", &o->device, "NAME", "cpu (mps/gpu/cuda/metal are accepted: this build runs on the CPU)");
   AddPathFlags(flags, &o->precise, &o->act_bits);
+  AddKvFlag(flags, &o->kv_bits);
   flags.Bool("--verbose,-v", &o->verbose,
              "report prompt tokens, prefill and decode speed, time to first token and peak RSS on stderr");
 }
@@ -55,6 +56,23 @@ StatusOr<kernels::MatMulPath> SelectPath(bool precise, int64_t act_bits) {
   }
   if (precise) return kernels::MatMulPath::kPrecise;
   return act_bits == 8 ? kernels::MatMulPath::kFast8 : kernels::MatMulPath::kFast;
+}
+
+void AddKvFlag(FlagParser& flags, int64_t* kv_bits) {
+  flags.Int("--kv-bits", kv_bits, "32|16|8",
+            "KV cache elements: 16 (float16, the default; 32 with --precise), 32 (float32) or 8 "
+            "(int8 with a scale per position: half of float16's memory and of the bytes each "
+            "token reads at depth; see docs/performance.md for the accuracy of each)");
+}
+
+StatusOr<kernels::KvType> SelectKvType(int64_t kv_bits, bool precise) {
+  switch (kv_bits) {
+    case kDefaultKvBits: return precise ? kernels::KvType::kF32 : kernels::KvType::kF16;
+    case 32: return kernels::KvType::kF32;
+    case 16: return kernels::KvType::kF16;
+    case 8: return kernels::KvType::kQ8;
+    default: return InvalidArgumentError("--kv-bits must be 32, 16 or 8, got ", kv_bits);
+  }
 }
 
 void AddSamplingFlags(FlagParser& flags, SamplingFlags* s) {
@@ -85,6 +103,7 @@ bool CheckRunFlags(const char* command, const RunOptions& o, const SamplingFlags
     }
   }
   if (auto path = SelectPath(o.precise, o.act_bits); !path.ok()) return fail(path.status().message());
+  if (auto kv = SelectKvType(o.kv_bits, o.precise); !kv.ok()) return fail(kv.status().message());
   if (!o.max_ram.empty()) {
     auto budget = ParseByteSize(o.max_ram);
     if (!budget.ok()) return fail("--max-ram: " + budget.status().message());
@@ -111,6 +130,7 @@ StatusOr<std::unique_ptr<Engine>> LoadEngine(const RunOptions& o, bool require_t
   engine_options.threads = static_cast<int>(o.threads);
   engine_options.batch_size = o.batch_size;
   LFM2_ASSIGN_OR_RETURN(engine_options.path, SelectPath(o.precise, o.act_bits));
+  LFM2_ASSIGN_OR_RETURN(engine_options.kv_type, SelectKvType(o.kv_bits, o.precise));
   engine_options.require_tokenizer = require_tokenizer;
   return Engine::Load(dir, engine_options);
 }

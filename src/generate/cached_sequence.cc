@@ -5,8 +5,9 @@
 
 namespace lfm2 {
 
-CachedSequence::CachedSequence(const ModelConfig& config, int64_t capacity, int max_checkpoints)
-    : state_(config, capacity), max_checkpoints_(max_checkpoints) {}
+CachedSequence::CachedSequence(const ModelConfig& config, int64_t capacity, int max_checkpoints,
+                               kernels::KvType kv_type)
+    : state_(config, capacity, kv_type), max_checkpoints_(max_checkpoints) {}
 
 int64_t CachedSequence::CommonPrefix(std::span<const int32_t> prompt) const {
   size_t common = 0;

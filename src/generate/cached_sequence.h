@@ -16,7 +16,8 @@ namespace lfm2 {
 
 class CachedSequence {
  public:
-  CachedSequence(const ModelConfig& config, int64_t capacity, int max_checkpoints);
+  CachedSequence(const ModelConfig& config, int64_t capacity, int max_checkpoints,
+                 kernels::KvType kv_type = kernels::KvType::kF32);
 
   SequenceState& state() { return state_; }
   int64_t capacity() const { return state_.capacity(); }

@@ -74,7 +74,7 @@ std::vector<int32_t> Engine::Tokenize(std::string_view text, bool rendered_chat)
 
 Session::Session(Engine& engine, int64_t context)
     : engine_(engine),
-      sequence_(engine.config(), context, kSessionCheckpoints),
+      sequence_(engine.config(), context, kSessionCheckpoints, engine.options().kv_type),
       workspace_(engine.config(),
                  WorkspaceLimits{std::min(engine.options().batch_size, context), 1, context,
                                  engine.pool().num_threads()}) {}

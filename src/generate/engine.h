@@ -24,6 +24,7 @@ struct EngineOptions {
   int threads = ThreadPool::HardwareThreads();
   int64_t batch_size = 512;  // tokens per forward pass during prefill
   kernels::MatMulPath path = kernels::MatMulPath::kFast;
+  kernels::KvType kv_type = kernels::KvType::kF16;  // element type of every sequence's KV cache
   bool require_tokenizer = true;
 };
 

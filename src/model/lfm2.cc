@@ -237,13 +237,10 @@ void Lfm2Model::AttentionBlock(int64_t layer, const AttentionWeights& w,
         }
       }
       SequenceState* state = owner[t];
-      const int64_t pos = ws.positions[t], capacity = state->capacity();
+      const int64_t pos = ws.positions[t];
       for (int64_t g = 0; g < kv_heads; ++g) {
-        const float* k = qkv + t * qkv_width + (heads + g) * hd;
-        float* keys = state->keys(layer) + g * hd * capacity + pos;
-        for (int64_t i = 0; i < hd; ++i) keys[i * capacity] = k[i];
-        std::copy_n(qkv + t * qkv_width + (heads + kv_heads + g) * hd, hd,
-                    state->values(layer) + (g * capacity + pos) * hd);
+        kernels::StoreKv(state->kv_head(layer, g), static_cast<size_t>(pos),
+                         qkv + t * qkv_width + (heads + g) * hd, qkv + t * qkv_width + (heads + kv_heads + g) * hd);
       }
     }
   });
@@ -283,10 +280,7 @@ void Lfm2Model::AttentionBlock(int64_t layer, const AttentionWeights& w,
           limit[rows] = ws.positions[t] + 1;
         }
       }
-      const int64_t capacity = it.state->capacity();
-      kernels::Attention({q.data(), o.data(), limit.data(), rows},
-                         it.state->keys(layer) + it.kv_head * hd * capacity, static_cast<size_t>(capacity),
-                         it.state->values(layer) + it.kv_head * capacity * hd, static_cast<size_t>(hd), scale,
+      kernels::Attention({q.data(), o.data(), limit.data(), rows}, it.state->kv_head(layer, it.kv_head), scale,
                          ws.attention.data() + static_cast<size_t>(worker) * scratch_floats);
     }
   });

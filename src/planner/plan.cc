@@ -123,9 +123,11 @@ uint64_t Plan::Component(const std::string& name) const {
 }
 
 uint64_t RuntimeOverheadBytes(int threads) {
-  // Measured: the lfm2 binary with its libraries and allocator is ~4 MB resident before loading
-  // a model; each worker thread adds its touched stack, TLS scratch and malloc arena pages.
-  return (6ull << 20) + static_cast<uint64_t>(threads) * (512ull << 10);
+  // Measured: the lfm2 binary with its libraries and allocator is ~4.5 MB resident before
+  // loading a model; each worker thread adds its touched stack, TLS scratch and malloc arena
+  // pages. (Re-measured when the KV cache went to float16: the small models' runs at a full
+  // context came within 0.2 MB of the old 6 MB, which the float32 cache's share had hidden.)
+  return (6ull << 20) + (512ull << 10) + static_cast<uint64_t>(threads) * (512ull << 10);
 }
 
 uint64_t TokenizerBytes(const ModelConfig& config) {
@@ -155,10 +157,13 @@ Plan MakePlan(const ModelConfig& c, const WeightInventory& w, const PlanRequest&
   add("weights.f32_copies", w.float_copy_bytes, "norms, conv kernels, biases converted to f32 at load");
 
   const uint64_t batch = static_cast<uint64_t>(r.batch);
-  const uint64_t kv_layer = AlignedBytes<float>(static_cast<size_t>(SequenceState::KvElementsPerLayer(c, r.context)));
-  add("kv_cache", batch * static_cast<uint64_t>(c.num_attention_layers()) * 2 * kv_layer,
+  const uint64_t kv_layer = SequenceState::KvBytesPerLayer(c, r.context, r.kv_type);
+  const char* kv_element = r.kv_type == kernels::KvType::kF32   ? "f32"
+                           : r.kv_type == kernels::KvType::kF16 ? "f16"
+                                                                : "int8 (+ an f32 scale per position and head)";
+  add("kv_cache", batch * static_cast<uint64_t>(c.num_attention_layers()) * kv_layer,
       StrCat(c.num_attention_layers(), " attention layers x (K+V) x ", c.num_key_value_heads, " KV heads x ",
-             r.context, " positions x ", c.head_dim, " x f32 x ", r.batch, " sequence(s)"));
+             r.context, " positions x ", c.head_dim, " x ", kv_element, " x ", r.batch, " sequence(s)"));
   const uint64_t conv_layer = AlignedBytes<float>(static_cast<size_t>(SequenceState::ConvElementsPerLayer(c)));
   add("conv_state", batch * static_cast<uint64_t>(c.num_conv_layers()) * conv_layer,
       StrCat(c.num_conv_layers(), " conv layers x ", c.conv_L_cache - 1, " x ", c.hidden_size, " x f32 x ",

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "kernels/attention.h"
 #include "model/config.h"
 #include "model/weights.h"
 #include "weights/weight_store.h"
@@ -49,6 +50,7 @@ struct PlanRequest {
   int threads = 1;
   int64_t checkpoints = 4;    // prompt-end checkpoints per sequence
   bool tokenizer = true;      // the run loads tokenizer.json + chat template
+  kernels::KvType kv_type = kernels::KvType::kF32;  // element type of the KV cache (--kv-bits)
 };
 
 struct PlanComponent {

@@ -60,8 +60,8 @@ struct Scheduler::Active {
 };
 
 struct Scheduler::Slot {
-  Slot(const ModelConfig& config, int64_t context, int checkpoints)
-      : sequence(config, context, checkpoints) {}
+  Slot(const ModelConfig& config, int64_t context, int checkpoints, kernels::KvType kv_type)
+      : sequence(config, context, checkpoints, kv_type) {}
   CachedSequence sequence;
   std::unique_ptr<Active> active;
   uint64_t last_used = 0;
@@ -74,7 +74,8 @@ Scheduler::Scheduler(Engine& engine, const SchedulerOptions& options)
   // decode token per slot.
   options_.batch_tokens = std::max<int64_t>(std::min(options_.batch_tokens, options_.context), options_.parallel);
   for (int i = 0; i < options_.parallel; ++i) {
-    slots_.push_back(std::make_unique<Slot>(engine.config(), options_.context, options_.checkpoints));
+    slots_.push_back(std::make_unique<Slot>(engine.config(), options_.context, options_.checkpoints,
+                                           engine.options().kv_type));
   }
   workspace_ = std::make_unique<Workspace>(
       engine.config(), WorkspaceLimits{options_.batch_tokens, options_.parallel, options_.context,

@@ -108,15 +108,20 @@ def main():
         check(run("--model", model, "--ttft", "0").returncode == 2, "--ttft 0 is a usage error")
 
         # The matmul path is a flag and a record field: 16-bit activations by default, 8 on request.
-        for flags, want in [([], 16), (["--act-bits", "8"], 8), (["--act-bits", "16"], 16), (["--precise"], 32)]:
+        # So is the KV cache: float16 by default, float32 with --precise, or as --kv-bits says.
+        for flags, act, kv in [([], 16, 16), (["--act-bits", "8"], 8, 16), (["--act-bits", "16"], 16, 16),
+                               (["--precise"], 32, 32), (["--kv-bits", "8"], 16, 8), (["--kv-bits", "32"], 16, 32),
+                               (["--precise", "--kv-bits", "16"], 32, 16)]:
             proc = run("--model", model, "-p", "8", "-n", "2", "-r", "1", "--json", *flags)
-            ok = proc.returncode == 0 and all(r.get("act_bits") == want for r in json.loads(proc.stdout))
-            check(ok, f"bench {' '.join(flags) or '(defaults)'}: act_bits {want} in every record")
+            ok = proc.returncode == 0 and all((r.get("act_bits"), r.get("kv_bits")) == (act, kv)
+                                              for r in json.loads(proc.stdout))
+            check(ok, f"bench {' '.join(flags) or '(defaults)'}: act_bits {act}, kv_bits {kv} in every record")
 
         for args, code, fragment in [
             (["-p", "x"], 2, "comma-separated"),
             (["-r", "0"], 2, "positive"),
             (["--act-bits", "4"], 2, "--act-bits must be 8 or 16, got 4"),
+            (["--kv-bits", "4"], 2, "--kv-bits must be 32, 16 or 8, got 4"),
             (["-t", "-1"], 2, "positive"),
             (["--frobnicate"], 2, "--frobnicate"),
         ]:

@@ -56,6 +56,7 @@ struct RunOptions {
   std::vector<int64_t> chunks;  // chunk sizes, cycled; empty = the whole sequence at once
   int threads = 1;
   kernels::MatMulPath path = kernels::MatMulPath::kPrecise;
+  kernels::KvType kv_type = kernels::KvType::kF32;
 };
 
 // All-position logits [tokens.size(), vocab] of one sequence.
@@ -67,7 +68,7 @@ inline std::vector<float> RunSequence(const Lfm2Model& model, const std::vector<
   if (!options.chunks.empty()) largest = *std::max_element(options.chunks.begin(), options.chunks.end());
   largest = std::min(largest, n);
   Workspace ws(c, WorkspaceLimits{largest, largest, n, options.threads});
-  SequenceState state(c, n);
+  SequenceState state(c, n, options.kv_type);
   ThreadPool pool(options.threads);
   std::vector<float> logits;
   size_t chunk_index = 0;

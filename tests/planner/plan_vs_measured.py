@@ -56,12 +56,14 @@ def measure(binary, model, ctx, vocab, extra=()):
 SANITIZED = "--sanitized" in sys.argv
 
 
-def compare(binary, model, ctx, vocab, label):
+def compare(binary, model, ctx, vocab, label, kv=()):
+    """kv: extra flags of both the plan and the run (--kv-bits N)."""
+    label = f"{label} {' '.join(kv)}".strip()
     if SANITIZED:
         print(f"skip {label} ctx {ctx}: RSS comparison (sanitizer build)", flush=True)
         return None, None
-    predicted = plan(binary, ["--model", model, "--ctx", str(ctx)])[0]["peak_bytes"]
-    proc = measure(binary, model, ctx, vocab)
+    predicted = plan(binary, ["--model", model, "--ctx", str(ctx)] + list(kv))[0]["peak_bytes"]
+    proc = measure(binary, model, ctx, vocab, kv)
     if proc.returncode != 0:
         check(False, f"{label} ctx {ctx}: generate failed: {proc.stderr.strip()[:300]}")
         return predicted, None
@@ -97,16 +99,38 @@ def config_equals_files(binary, model, label):
     check(from_files == from_config, f"{label}: plan from config.json alone equals plan from the files")
 
 
+def kv_bytes_follow_the_element_type(binary, model, label):
+    """The KV cache component for --kv-bits 32 / 16 / 8: 4, 2 and 1 bytes per element, int8 plus
+    an f32 scale per position and head (keys and values)."""
+    with open(os.path.join(model, "config.json")) as f:
+        config = json.load(f)
+    ctx = 1024  # a multiple of the 64-position key blocks
+    kv = {bits: plan(binary, ["--model", model, "--ctx", str(ctx), "--kv-bits", str(bits)])[0]["components"]["kv_cache"]
+          for bits in (32, 16, 8)}
+    default = plan(binary, ["--model", model, "--ctx", str(ctx)])[0]["components"]["kv_cache"]
+    heads = config["num_key_value_heads"]
+    layers = sum(1 for kind in config.get("layer_types", []) if kind in ("full_attention", "attention")) or None
+    check(kv[32] == 2 * kv[16] and default == kv[16],
+          f"{label}: kv_cache f32 = 2 x f16 = 2 x the default ({kv[32]}, {kv[16]}, {default})")
+    if layers:
+        scales = layers * 2 * heads * ctx * 4
+        check(kv[8] == kv[16] // 2 + scales, f"{label}: kv_cache int8 = f16 / 2 + per-position scales "
+              f"({kv[8]} vs {kv[16] // 2} + {scales})")
+
+
 def main():
     binary = os.path.abspath(sys.argv[1])
     if "--full-size" in sys.argv:
         model = sys.argv[sys.argv.index("--full-size") + 1]
         contexts = [int(c) for c in sys.argv[sys.argv.index("--ctx") + 1].split(",")] if "--ctx" in sys.argv else [4096, 16384]
+        kv_bits = sys.argv[sys.argv.index("--kv-bits") + 1].split(",") if "--kv-bits" in sys.argv else [""]
         rows = []
-        for ctx in contexts:
-            predicted, measured = compare(binary, model, ctx, 65536, "lfm2-8b-a1b")
-            rows.append((ctx, predicted, measured))
-        print(json.dumps([{"ctx": c, "predicted": p, "measured": m} for c, p, m in rows]))
+        for bits in kv_bits:
+            kv = ["--kv-bits", bits] if bits else []
+            for ctx in contexts:
+                predicted, measured = compare(binary, model, ctx, 65536, "lfm2-8b-a1b", kv)
+                rows.append((ctx, bits or "default", predicted, measured))
+        print(json.dumps([{"ctx": c, "kv_bits": b, "predicted": p, "measured": m} for c, b, p, m in rows]))
         return 1 if FAILURES else 0
     work = tempfile.mkdtemp(prefix="lfm2-plan-")
     try:
@@ -118,8 +142,11 @@ def main():
             with open(os.path.join(model, "config.json")) as f:
                 vocab = json.load(f)["vocab_size"]
             config_equals_files(binary, model, preset)
+            kv_bytes_follow_the_element_type(binary, model, preset)
             for ctx in contexts:
                 compare(binary, model, ctx, vocab, preset)
+            for bits in ("32", "8"):
+                compare(binary, model, contexts[-1], vocab, preset, ["--kv-bits", bits])
             budget_checks(binary, model, contexts[-1], vocab, preset)
             shutil.rmtree(model)
     finally:
