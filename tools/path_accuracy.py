@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Accuracy of lfm2's matmul paths (--precise, --act-bits 16, --act-bits 8), as a Markdown table.
+"""Accuracy of lfm2's matmul paths and KV caches (--precise; the default 16-bit activations with a
+float16 KV cache; --kv-bits 32 / 8; --act-bits 8), as Markdown tables.
 
 usage: path_accuracy.py LFM2_BINARY [--goldens DIR] [--text-model DIR --text FILE [--tokens N]]
                         [--synthetic DIR [--synthetic-tokens N]]
@@ -29,7 +30,13 @@ import tempfile
 
 import numpy as np
 
-PATHS = [("precise", ["--precise"]), ("16-bit", ["--act-bits", "16"]), ("8-bit", ["--act-bits", "8"])]
+PATHS = [
+    ("precise (f32 KV)", ["--precise"]),
+    ("default: 16-bit act., f16 KV", []),
+    ("16-bit act., f32 KV", ["--kv-bits", "32"]),
+    ("16-bit act., int8 KV", ["--kv-bits", "8"]),
+    ("8-bit act., f16 KV", ["--act-bits", "8"]),
+]
 
 
 def run(cmd):
@@ -89,7 +96,7 @@ def against_precise(lfm2, model, windows, work, label):
     results = {}
     for name, flags in PATHS:
         results[name] = np.concatenate([logits(lfm2, model, w, flags, vocab, work) for w in windows])
-    ref = results["precise"]
+    ref = results[PATHS[0][0]]
     for name, _ in PATHS[1:]:
         got = results[name]
         print(f"| {label} | {name} | {kl(ref, got).mean():.2e} | {kl(ref, got).max():.2e} | "
@@ -135,7 +142,7 @@ def main():
                            "--ctx", "256", "--json"] + flags)
                 ppl[name] = json.loads(out)["ppl"]
                 print(f"| {os.path.basename(os.path.normpath(args.text_model))} | {name} | {ppl[name]:.4f} | "
-                      f"{100 * (ppl[name] / ppl['precise'] - 1):+.3f}% |")
+                      f"{100 * (ppl[name] / ppl[PATHS[0][0]] - 1):+.3f}% |")
 
 
 if __name__ == "__main__":
