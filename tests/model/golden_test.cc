@@ -34,6 +34,14 @@ class GoldenTest : public ::testing::TestWithParam<std::string> {
     golden_ = testing::ReadFloats(GetParam() + "/logits.f32");
     ASSERT_EQ(golden_.size(), tokens_.size() * model_->config().vocab_size);
   }
+  // All-position logits of the case's tokens on `path` with a `kv_type` cache, 2 threads.
+  std::vector<float> Run(MatMulPath path, kernels::KvType kv_type = kernels::KvType::kF32) const {
+    RunOptions options;
+    options.path = path;
+    options.kv_type = kv_type;
+    options.threads = 2;
+    return RunSequence(*model_, tokens_, options);
+  }
   std::unique_ptr<Lfm2Model> model_;
   std::vector<int32_t> tokens_;
   std::vector<float> golden_;
@@ -49,11 +57,7 @@ TEST_P(GoldenTest, PreciseLogitsMatch) {
 
 // The default (16-bit) fast path within its budget: mean relative L2 <= 1e-2, top-1 >= 97%.
 TEST_P(GoldenTest, FastLogitsMatch) {
-  RunOptions options;
-  options.path = MatMulPath::kFast;
-  options.threads = 2;
-  const auto got = RunSequence(*model_, tokens_, options);
-  const auto a = Compare(got, golden_, model_->config().vocab_size);
+  const auto a = Compare(Run(MatMulPath::kFast), golden_, model_->config().vocab_size);
   EXPECT_LE(a.mean_rel, 1e-2);
   EXPECT_LE(a.max_rel, 5e-2);
   EXPECT_GE(a.top1, 0.97);
@@ -68,11 +72,7 @@ TEST_P(GoldenTest, SmallerKvCachesMatch) {
   for (kernels::KvType kv_type : {kernels::KvType::kF16, kernels::KvType::kQ8}) {
     const bool f16 = kv_type == kernels::KvType::kF16;
     const char* name = f16 ? "f16" : "int8";
-    RunOptions options;
-    options.path = MatMulPath::kFast;
-    options.kv_type = kv_type;
-    options.threads = 2;
-    const auto got = RunSequence(*model_, tokens_, options);
+    const auto got = Run(MatMulPath::kFast, kv_type);
     const auto a = Compare(got, golden_, model_->config().vocab_size);
     EXPECT_LE(a.mean_rel, f16 ? 1e-2 : 5e-2) << name;
     if (f16) {
@@ -82,7 +82,9 @@ TEST_P(GoldenTest, SmallerKvCachesMatch) {
     RecordProperty(std::string(name) + "_mean_rel", std::to_string(a.mean_rel));
     RecordProperty(std::string(name) + "_top1", std::to_string(a.top1));
     // Chunking and decode still give the same bits as one pass.
-    RunOptions chunked = options;
+    RunOptions chunked;
+    chunked.path = MatMulPath::kFast;
+    chunked.kv_type = kv_type;
     chunked.chunks = {1, 7, 64};
     EXPECT_EQ(RunSequence(*model_, tokens_, chunked), got) << name << ": chunked";
   }
@@ -91,16 +93,12 @@ TEST_P(GoldenTest, SmallerKvCachesMatch) {
 // 8-bit activations are outside that budget on these random-weight models: an error of ~5e-3
 // per product changes the selected experts wherever the routing gap is small (the cases have
 // gaps down to 1e-4) and random networks amplify every difference, so the MoE cases measure
-// mean relative L2 0.10-0.12 and top-1 85-94% (the dense case has float weights: precise); on the bundled trained
-// model the same path changes perplexity by 0.02% (tests/models). The bounds here only catch a
-// kernel that is wrong (a broken product gives relative errors near 1); the path's exactness is
-// tested against its scalar twin (tests/kernels).
+// mean relative L2 0.10-0.12 and top-1 83-94% (the dense case has float weights: precise); on
+// the bundled trained model the same path changes perplexity by 0.03% (tests/models). The bounds
+// here only catch a kernel that is wrong (a broken product gives relative errors near 1); the
+// path's exactness is tested against its scalar twin (tests/kernels).
 TEST_P(GoldenTest, EightBitLogitsStayClose) {
-  RunOptions options;
-  options.path = MatMulPath::kFast8;
-  options.threads = 2;
-  const auto got = RunSequence(*model_, tokens_, options);
-  const auto a = Compare(got, golden_, model_->config().vocab_size);
+  const auto a = Compare(Run(MatMulPath::kFast8), golden_, model_->config().vocab_size);
   EXPECT_LE(a.mean_rel, 0.25);
   EXPECT_GE(a.top1, 0.75);
   RecordProperty("mean_rel", std::to_string(a.mean_rel));
