@@ -22,6 +22,7 @@
 #include "kernels/matmul_avx2-inl.h"
 #include "kernels/matmul_fast-inl.h"
 #include "kernels/matmul_vnni-inl.h"
+#include "kernels/matmul_vnni_tiled-inl.h"
 #include "kernels/ops-inl.h"
 #include "kernels/quant.h"
 #include "kernels/tiled.h"
@@ -33,8 +34,8 @@ namespace HWY_NAMESPACE {
 enum class Kernel {
   kPrecise,   // dequantize a row to float, float dot products
   kPortable,  // fast path, every target: bytes scratch + integer dots (matmul_fast-inl.h)
-  kGemv,      // fast path, AVX3_DL, few tokens (matmul_vnni-inl.h)
-  kGemm,      // fast path, AVX3_DL, 16-token blocks (matmul_vnni-inl.h)
+  kGemv,      // fast path, AVX3_DL, few tokens (matmul_vnni-inl.h, matmul_vnni_tiled-inl.h)
+  kGemm,      // fast path, AVX3_DL, 16-token blocks (matmul_vnni-inl.h, matmul_vnni_tiled-inl.h)
   kGemv16,    // fast path, AVX2 / AVX3, few tokens, 16-bit activations (matmul_avx2-inl.h)
   kGemm16,    // fast path, AVX2 / AVX3, 16-token blocks of 16-bit activations (matmul_avx2-inl.h)
 };
