@@ -53,8 +53,8 @@ struct TestResult {
 
 int RunBench(int argc, char** argv) {
   std::string model_arg, prompts = "512", gens = "128", depths = "0", ttfts, max_ram;
-  int64_t repetitions = 3, threads = ThreadPool::HardwareThreads(), batch = 512, seed = 1234, act_bits = 16,
-          kv_bits = kDefaultKvBits;
+  int64_t repetitions = 3, threads = ThreadPool::HardwareThreads(), batch = 512, seed = 1234, act_bits = 16;
+  std::optional<int64_t> kv_bits;
   bool json = false, precise = false;
   FlagParser flags(
       "lfm2 bench --model DIR [-p 512] [-n 128] [-r 3] [-t N] [-d DEPTH] [--json]",

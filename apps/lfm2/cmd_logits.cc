@@ -15,7 +15,8 @@ namespace {
 int RunLogits(int argc, char** argv) {
   std::string model_dir, tokens_text, out_path;
   bool all_positions = false, precise = false;
-  int64_t threads = ThreadPool::HardwareThreads(), act_bits = 16, kv_bits = kDefaultKvBits;
+  int64_t threads = ThreadPool::HardwareThreads(), act_bits = 16;
+  std::optional<int64_t> kv_bits;
   int64_t batch = 256;
   FlagParser flags("lfm2 logits --model DIR --tokens IDS --out FILE [options]",
                    "Evaluates the token ids in one sequence and writes raw little-endian float32\n"

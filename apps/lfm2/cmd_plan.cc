@@ -33,7 +33,8 @@ void SetQuantization(Json& config, int64_t bits, int64_t group_size) {
 int RunPlan(int argc, char** argv) {
   std::string model_arg, config_path, contexts = "2048,4096,8192,16384,32768", batches = "1";
   std::optional<int64_t> bits, group_size;
-  int64_t threads = ThreadPool::HardwareThreads(), ubatch = 512, kv_bits = kDefaultKvBits;
+  int64_t threads = ThreadPool::HardwareThreads(), ubatch = 512;
+  std::optional<int64_t> kv_bits;
   std::optional<int64_t> float_bytes;
   bool json = false, no_tokenizer = false;
   FlagParser flags(

@@ -58,20 +58,20 @@ StatusOr<kernels::MatMulPath> SelectPath(bool precise, int64_t act_bits) {
   return act_bits == 8 ? kernels::MatMulPath::kFast8 : kernels::MatMulPath::kFast;
 }
 
-void AddKvFlag(FlagParser& flags, int64_t* kv_bits) {
-  flags.Int("--kv-bits", kv_bits, "32|16|8",
+void AddKvFlag(FlagParser& flags, std::optional<int64_t>* kv_bits) {
+  flags.OptionalInt("--kv-bits", kv_bits, "32|16|8",
             "KV cache elements: 16 (float16, the default; 32 with --precise), 32 (float32) or 8 "
             "(int8 with a scale per position: half of float16's memory and of the bytes each "
             "token reads at depth; see docs/performance.md for the accuracy of each)");
 }
 
-StatusOr<kernels::KvType> SelectKvType(int64_t kv_bits, bool precise) {
-  switch (kv_bits) {
-    case kDefaultKvBits: return precise ? kernels::KvType::kF32 : kernels::KvType::kF16;
+StatusOr<kernels::KvType> SelectKvType(std::optional<int64_t> kv_bits, bool precise) {
+  if (!kv_bits) return precise ? kernels::KvType::kF32 : kernels::KvType::kF16;
+  switch (*kv_bits) {
     case 32: return kernels::KvType::kF32;
     case 16: return kernels::KvType::kF16;
     case 8: return kernels::KvType::kQ8;
-    default: return InvalidArgumentError("--kv-bits must be 32, 16 or 8, got ", kv_bits);
+    default: return InvalidArgumentError("--kv-bits must be 32, 16 or 8, got ", *kv_bits);
   }
 }
 

@@ -13,9 +13,6 @@
 
 namespace lfm2::cli {
 
-// --kv-bits not given: float16 on the fast paths, float32 with --precise (see AddKvFlag).
-inline constexpr int64_t kDefaultKvBits = 0;
-
 struct RunOptions {
   std::string model;
   int64_t threads = ThreadPool::HardwareThreads();
@@ -25,7 +22,7 @@ struct RunOptions {
   std::string max_ram;  // "" or a size such as 6G
   bool precise = false;
   int64_t act_bits = 16;
-  int64_t kv_bits = kDefaultKvBits;
+  std::optional<int64_t> kv_bits;  // unset: float16, or float32 with --precise
   bool verbose = false;
 };
 
@@ -52,8 +49,8 @@ StatusOr<kernels::MatMulPath> SelectPath(bool precise, int64_t act_bits);
 
 // --kv-bits 32|16|8: the element type of the KV cache (kernels/attention.h KvType); by default
 // float16, or float32 with --precise (the reference path keeps a float32 cache).
-void AddKvFlag(FlagParser& flags, int64_t* kv_bits);
-StatusOr<kernels::KvType> SelectKvType(int64_t kv_bits, bool precise);
+void AddKvFlag(FlagParser& flags, std::optional<int64_t>* kv_bits);
+StatusOr<kernels::KvType> SelectKvType(std::optional<int64_t> kv_bits, bool precise);
 void AddSamplingFlags(FlagParser& flags, SamplingFlags* sampling);
 
 // Checks the shared flags after parsing; prints the problem and returns false on a usage error.
