@@ -254,8 +254,10 @@ inline void QuantizeTokens(const float* x, size_t x_stride, const QuantizedActiv
     for (size_t lane = 0; lane < kBlock; ++lane) {
       const size_t t = b * kBlock + lane;
       if (t < out.tokens) {
+        // One plane: the zero low plane is neither computed nor stored.
         QuantizeRow(x + t * x_stride, cols, out.group_size, rows_hi + lane * cols,
-                    rows_lo + lane * cols, scale.data(), sum.data(), qsum.data(), out.eight_bit);
+                    out.planes == 2 || sixteen ? rows_lo + lane * cols : nullptr, scale.data(),
+                    sum.data(), qsum.data(), out.eight_bit);
       } else {
         std::memset(rows_hi + lane * cols, 0, cols);
         std::memset(rows_lo + lane * cols, 0, cols);

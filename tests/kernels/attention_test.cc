@@ -18,16 +18,12 @@
 #include <gtest/gtest.h>
 
 #include "kernels/targets.h"
+#include "kernels/weight_fixture.h"
 
 namespace lfm2::kernels {
 namespace {
 
-std::vector<float> Random(size_t n, std::mt19937& rng, float scale = 1.0f) {
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using testing::RandomNormal;
 
 // Key / value element as the kernel must see it: the cached value, times its scale for int8.
 double Key(const KvHead& kv, size_t j, size_t c) {
@@ -87,7 +83,7 @@ struct Case {
 void Check(const Case& c, const KvHead& kv, std::mt19937& rng, const KvHead* original = nullptr,
            double storage_bound = 0) {
   const size_t rows = c.limits.size();
-  auto q = Random(rows * c.head_dim, rng, 2.0f);
+  auto q = RandomNormal(rows * c.head_dim, rng, 2.0f);
   std::vector<const float*> qp(rows);
   std::vector<float> got(rows * c.head_dim), want(rows * c.head_dim);
   std::vector<float*> gp(rows), wp(rows);
@@ -159,8 +155,8 @@ TEST(AttentionTest, MatchesTwinAndFloat64OnEveryTarget) {
       for (const Case& c : cases) {
         SCOPED_TRACE(::testing::Message() << TypeName(type) << " head_dim " << c.head_dim << " key_stride "
                                           << c.key_stride);
-        auto keys = Random(c.head_dim * c.key_stride, rng);
-        auto values = Random(c.key_stride * c.head_dim, rng);
+        auto keys = RandomNormal(c.head_dim * c.key_stride, rng);
+        auto values = RandomNormal(c.key_stride * c.head_dim, rng);
         const Cache exact(KvType::kF32, c.head_dim, c.key_stride, keys, values);
         const Cache cache(type, c.head_dim, c.key_stride, keys, values);
         Check(c, cache.head, rng, &exact.head, StorageBound(type));
@@ -183,8 +179,8 @@ TEST(AttentionTest, NeverReadsPastTheKeys) {
         void* base = mmap(nullptr, mapped + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         ASSERT_NE(base, MAP_FAILED);
         ASSERT_EQ(mprotect(static_cast<char*>(base) + mapped, page, PROT_NONE), 0);
-        auto keys = Random(head_dim * key_stride, rng);
-        auto values = Random(key_stride * head_dim, rng);
+        auto keys = RandomNormal(head_dim * key_stride, rng);
+        auto values = RandomNormal(key_stride * head_dim, rng);
         const Cache cache(type, head_dim, key_stride, keys, values, static_cast<char*>(base) + mapped - bytes);
         Check({head_dim, key_stride, {static_cast<int64_t>(key_stride), 1}}, cache.head, rng);
         munmap(base, mapped + page);

@@ -8,16 +8,12 @@
 #include <gtest/gtest.h>
 
 #include "kernels/targets.h"
+#include "kernels/weight_fixture.h"
 
 namespace lfm2::kernels {
 namespace {
 
-std::vector<float> Random(size_t n, std::mt19937& rng, float scale = 1.0f) {
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using testing::RandomNormal;
 
 void ExpectClose(const std::vector<float>& got, const std::vector<float>& want, float rel) {
   ASSERT_EQ(got.size(), want.size());
@@ -35,7 +31,7 @@ TEST(OpsTest, DotMatchesScalar) {
   testing::ForEachTarget([](int64_t) {
     std::mt19937 rng(1);
     for (size_t n : kSizes) {
-      auto a = Random(n, rng), b = Random(n, rng);
+      auto a = RandomNormal(n, rng), b = RandomNormal(n, rng);
       const float want = scalar::Dot(a.data(), b.data(), n);
       double norm = 0;
       for (size_t i = 0; i < n; ++i) norm += std::fabs(a[i] * b[i]);
@@ -48,7 +44,7 @@ TEST(OpsTest, RmsNormSiluMulAxpyAddMatchScalar) {
   testing::ForEachTarget([](int64_t) {
     std::mt19937 rng(2);
     for (size_t n : kSizes) {
-      auto x = Random(n, rng, 3.0f), w = Random(n, rng), g = Random(n, rng, 4.0f), u = Random(n, rng);
+      auto x = RandomNormal(n, rng, 3.0f), w = RandomNormal(n, rng), g = RandomNormal(n, rng, 4.0f), u = RandomNormal(n, rng);
       std::vector<float> got(n), want(n);
       RmsNorm(x.data(), w.data(), n, 1e-5f, got.data());
       scalar::RmsNorm(x.data(), w.data(), n, 1e-5f, want.data());
@@ -70,7 +66,7 @@ TEST(OpsTest, RmsNormSiluMulAxpyAddMatchScalar) {
 
 TEST(OpsTest, RmsNormInPlace) {
   std::mt19937 rng(3);
-  auto x = Random(100, rng), w = Random(100, rng);
+  auto x = RandomNormal(100, rng), w = RandomNormal(100, rng);
   std::vector<float> want(100);
   scalar::RmsNorm(x.data(), w.data(), 100, 1e-5f, want.data());
   RmsNorm(x.data(), w.data(), 100, 1e-5f, x.data());
@@ -81,7 +77,7 @@ TEST(OpsTest, SoftmaxMatchesScalarAndSumsToOne) {
   testing::ForEachTarget([](int64_t) {
     std::mt19937 rng(4);
     for (size_t n : kSizes) {
-      auto x = Random(n, rng, 10.0f);
+      auto x = RandomNormal(n, rng, 10.0f);
       auto want = x;
       Softmax(x.data(), n);
       scalar::Softmax(want.data(), n);

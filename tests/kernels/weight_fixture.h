@@ -12,6 +12,14 @@
 
 namespace lfm2::testing {
 
+// n values drawn from a normal distribution of mean 0 and standard deviation `sd`.
+inline std::vector<float> RandomNormal(size_t n, std::mt19937& rng, float sd = 1.0f) {
+  std::normal_distribution<float> dist(0.0f, sd);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
 struct OwnedMatrix {
   std::vector<uint8_t> data, scales, biases;
   WeightMatrix view;
